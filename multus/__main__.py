@@ -1,0 +1,5 @@
+import sys
+
+from multus.entry import main
+
+sys.exit(main())

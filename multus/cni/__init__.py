@@ -1,0 +1,1 @@
+"""The CNI protocol layer: standard library only, no Multus knowledge."""

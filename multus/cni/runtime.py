@@ -1,0 +1,129 @@
+"""Running one network (a single config or a conflist) the way libcni does.
+
+Injects the network's name and version, filters `runtimeConfig` by each plugin's declared
+capabilities, chains `prevResult` through a list, and reverses the list for DEL.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from multus.cni import invoke
+from multus.cni import result as cniresult
+from multus.cni import version as ver
+
+if TYPE_CHECKING:
+    from multus.cni.invoke import Tracer
+
+
+class RuntimeConf:
+    """Who the network is attached to, and how plugins are run."""
+
+    __slots__ = ("container_id", "netns", "ifname", "args", "capability_args", "path", "environ",
+                 "timeout", "trace")
+
+    def __init__(self, container_id: str, netns: str, ifname: str, args: str, capability_args: dict,
+                 path: list[str], environ: dict[str, str], timeout: float | None = None,
+                 trace: Tracer | None = None) -> None:
+        self.container_id = container_id
+        self.netns = netns
+        self.ifname = ifname
+        self.args = args
+        self.capability_args = capability_args
+        self.path = path
+        self.environ = environ
+        self.timeout = timeout
+        self.trace = trace
+
+    def env(self, command: str) -> dict[str, str]:
+        env = {k: v for k, v in self.environ.items() if not k.startswith("CNI_")}
+        env["CNI_COMMAND"] = command
+        env["CNI_PATH"] = ":".join(self.path)
+        if command not in ("STATUS", "GC"):
+            env.update(CNI_CONTAINERID=self.container_id, CNI_NETNS=self.netns,
+                       CNI_IFNAME=self.ifname, CNI_ARGS=self.args)
+        return env
+
+
+class Network:
+    """A delegate's config: `plugins` makes it a conflist, otherwise a single plugin."""
+
+    __slots__ = ("conf", "name", "cni_version", "plugins", "is_list")
+
+    def __init__(self, conf: dict) -> None:
+        self.conf = conf
+        self.name = conf.get("name", "")
+        self.cni_version = ver.of_config(conf)
+        self.is_list = "plugins" in conf
+        self.plugins: list[dict] = conf["plugins"] if self.is_list else [conf]
+
+    def plugin_stdin(self, plugin: dict, rt: RuntimeConf, prev_result: dict | None,
+                     extra: dict | None = None) -> bytes:
+        conf = dict(plugin)
+        if self.is_list:
+            conf["name"] = self.name
+            conf["cniVersion"] = self.cni_version
+        conf.pop("runtimeConfig", None)
+        runtime_config = filter_capabilities(plugin.get("capabilities"), rt.capability_args)
+        if runtime_config:
+            conf["runtimeConfig"] = runtime_config
+        if prev_result is not None:
+            conf["prevResult"] = prev_result
+        if extra:
+            conf.update(extra)
+        return json.dumps(conf, sort_keys=True, separators=(",", ":")).encode()
+
+    def _run(self, plugin: dict, command: str, rt: RuntimeConf, prev: dict | None,
+             extra: dict | None = None) -> bytes:
+        path = invoke.find_in_path(plugin.get("type", ""), rt.path)
+        return invoke.exec_plugin(path, self.plugin_stdin(plugin, rt, prev, extra), rt.env(command),
+                                  rt.timeout, rt.trace)
+
+    def add(self, rt: RuntimeConf) -> dict:
+        prev: dict | None = None
+        for plugin in self.plugins:
+            out = self._run(plugin, "ADD", rt, prev)
+            prev = invoke.decode_result(plugin.get("type", ""), out)
+        assert prev is not None
+        return prev
+
+    def delete(self, rt: RuntimeConf, cached: dict | None) -> None:
+        prev = cached if cached is not None and ver.at_least(self.cni_version, "0.4.0") else None
+        for plugin in reversed(self.plugins):
+            self._run(plugin, "DEL", rt, prev)
+
+    def can_check(self) -> bool:
+        return ver.at_least(self.cni_version, "0.4.0") and not self.conf.get("disableCheck")
+
+    def check(self, rt: RuntimeConf, cached: dict | None) -> None:
+        for plugin in self.plugins:
+            self._run(plugin, "CHECK", rt, cached)
+
+    def status(self, rt: RuntimeConf) -> None:
+        if not ver.at_least(self.cni_version, "1.1.0"):
+            return
+        for plugin in self.plugins:
+            self._run(plugin, "STATUS", rt, None)
+
+    def gc(self, rt: RuntimeConf, valid: list[dict]) -> None:
+        if not ver.at_least(self.cni_version, "1.1.0") or self.conf.get("disableGC"):
+            return
+        extra = {"cni.dev/valid-attachments": valid, "cni.dev/attachments": valid}
+        for plugin in self.plugins:
+            self._run(plugin, "GC", rt, None, extra)
+
+    def result_in_own_version(self, result: dict) -> dict:
+        return cniresult.convert(result, cniresult.version_of(result, self.cni_version), self.cni_version)
+
+
+def filter_capabilities(capabilities: object, capability_args: dict) -> dict:
+    """Only the runtimeConfig keys a plugin declared, matched case-insensitively.
+
+    Runtimes disagree on spelling (containerd and Podman differ), so `portmappings` from the
+    runtime reaches a plugin that declared `portMappings`, under the plugin's spelling.
+    """
+    if not isinstance(capabilities, dict) or not capability_args:
+        return {}
+    wanted = {k.lower(): k for k, enabled in capabilities.items() if enabled is True}
+    return {wanted[k.lower()]: v for k, v in capability_args.items() if k.lower() in wanted}

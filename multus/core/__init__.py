@@ -1,0 +1,1 @@
+"""Multus logic: configuration, delegate resolution, execution and state."""

@@ -1,0 +1,137 @@
+"""Execution: run resolved delegates, keep their state, roll back, and undo.
+
+ADD writes the state before the first delegate runs, so a DEL after any failure (or a kill)
+knows what may have been attached. DEL attempts every delegate and keeps the state when one
+fails, so a retried DEL finishes the job.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from multus.cni import args as cniargs
+from multus.cni import result as cniresult
+from multus.cni.errors import INTERNAL, IO_FAILURE, UNKNOWN_CONTAINER, CniError
+from multus.cni.runtime import RuntimeConf
+from multus.core.delegate import Delegate, resolve
+from multus.core.state import CacheEntry, CorruptState, StateStore
+
+if TYPE_CHECKING:
+    from multus.cni.env import CmdArgs
+    from multus.core.log import Logger
+    from multus.core.netconf import NetConf
+
+
+class Attacher:
+    """Runs one request's delegates with the runtime's identity and the operator's settings."""
+
+    __slots__ = ("netconf", "cmd", "log", "store", "delegate_args")
+
+    def __init__(self, netconf: NetConf, cmd: CmdArgs, log: Logger) -> None:
+        self.netconf = netconf
+        self.cmd = cmd
+        self.log = log
+        self.store = StateStore(netconf.cni_dir)
+        self.delegate_args = cniargs.for_delegates(cmd.args)
+
+    def runtime(self, delegate: Delegate, netns: str | None = None) -> RuntimeConf:
+        trace = self._trace if self.log.enabled("debug") else None
+        return RuntimeConf(self.cmd.container_id, self.cmd.netns if netns is None else netns, delegate.ifname,
+                           self.delegate_args, self.netconf.runtime_config,
+                           self.netconf.plugin_path + self.cmd.path, self.cmd.environ,
+                           self.netconf.delegate_timeout, trace)
+
+    def _trace(self, name: str, command: str, stdin: bytes, rc: int, out: bytes, err: bytes) -> None:
+        self.log.debug(f"{command} {name}: sent {stdin.decode(errors='replace')}")
+        self.log.debug(f"{command} {name}: exit {rc}, stdout {out.decode(errors='replace').strip() or '<empty>'}"
+                       + (f", stderr {err.decode(errors='replace').strip()}" if err.strip() else ""))
+
+    def _entry(self, delegates: list[Delegate]) -> CacheEntry:
+        return CacheEntry(self.cmd.container_id, self.cmd.ifname, self.cmd.netns, self.cmd.args,
+                          self.netconf.cni_version, delegates)
+
+    def _save(self, entry: CacheEntry) -> None:
+        try:
+            self.store.save(entry)
+        except OSError as exc:
+            raise CniError(IO_FAILURE, f"cannot write state under {self.netconf.cni_dir}: {exc.strerror}") from None
+
+    def add(self) -> dict:
+        cid, ifname = self.cmd.container_id, self.cmd.ifname
+        with self.store.lock(cid):
+            if ifname in self.store.ifnames(cid):
+                raise CniError(INTERNAL, f"container {cid} already has a multus attachment on {ifname}: "
+                                         f"DEL it before adding it again")
+            delegates = resolve(self.netconf, ifname, self.store.taken_ifnames(cid, ifname))
+            entry = self._entry(delegates)
+            self._save(entry)
+            attempted: list[Delegate] = []
+            try:
+                for delegate in delegates:
+                    attempted.append(delegate)
+                    self.log.verbose(f"ADD {delegate.label}")
+                    delegate.result = delegate.network.add(self.runtime(delegate))
+                self._save(entry)
+            except CniError as exc:
+                self._rollback(attempted)
+                self.store.remove(cid, ifname)
+                failed = attempted[-1]
+                raise exc.wrap(f"delegate {failed.label}: ADD failed") if failed.result is None else exc
+        master = delegates[0]
+        assert master.result is not None
+        return cniresult.convert(master.result, cniresult.version_of(master.result, master.network.cni_version),
+                                 self.netconf.cni_version)
+
+    def _rollback(self, attempted: list[Delegate]) -> None:
+        for delegate in reversed(attempted):
+            try:
+                delegate.network.delete(self.runtime(delegate), delegate.result)
+            except CniError as exc:
+                self.log.error(f"rollback of {delegate.label} failed: {exc}")
+
+    def _stored(self) -> CacheEntry | None:
+        try:
+            return self.store.load(self.cmd.container_id, self.cmd.ifname)
+        except CorruptState as exc:
+            self.log.error(f"ignoring corrupt state, deleting the current config's delegates instead: {exc}")
+            return None
+
+    def delete(self) -> None:
+        cid, ifname = self.cmd.container_id, self.cmd.ifname
+        with self.store.lock(cid):
+            entry = self._stored()
+            if entry is None:
+                self.log.verbose(f"no state for {cid}/{ifname}: deleting the current config's delegates")
+                delegates = resolve(self.netconf, ifname, self.store.taken_ifnames(cid, ifname))
+            else:
+                delegates = entry.delegates
+            errors = []
+            for delegate in reversed(delegates):
+                try:
+                    self.log.verbose(f"DEL {delegate.label}")
+                    delegate.network.delete(self.runtime(delegate), delegate.result)
+                except CniError as exc:
+                    errors.append(exc.wrap(f"delegate {delegate.label}: DEL failed"))
+            if errors:
+                raise CniError(errors[0].code, "; ".join(e.msg for e in errors),
+                               "; ".join(e.details for e in errors if e.details))
+            self.store.remove(cid, ifname)
+
+    def check(self) -> None:
+        cid, ifname = self.cmd.container_id, self.cmd.ifname
+        with self.store.lock(cid):
+            try:
+                entry = self.store.load(cid, ifname)
+            except CorruptState as exc:
+                raise CniError(INTERNAL, f"state for {cid}/{ifname} is unreadable: {exc}") from None
+        if entry is None:
+            raise CniError(UNKNOWN_CONTAINER, f"no multus attachment for container {cid} on {ifname}")
+        for delegate in entry.delegates:
+            network = delegate.network
+            if not network.can_check():
+                self.log.verbose(f"CHECK skipped for {delegate.label}: version {network.cni_version}")
+                continue
+            try:
+                network.check(self.runtime(delegate), delegate.result)
+            except CniError as exc:
+                raise exc.wrap(f"delegate {delegate.label}: CHECK failed") from None

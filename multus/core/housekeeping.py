@@ -1,0 +1,66 @@
+"""STATUS and GC (CNI 1.1): node-level requests that carry no single container.
+
+STATUS asks the master delegate only, as upstream does: a secondary network being down
+should not mark the whole node's networking unready. GC removes every attachment the runtime
+no longer lists (undoing its delegates, like a DEL), then forwards GC to each 1.1 delegate
+with the valid attachments translated to that delegate's interface names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from multus.cni.env import CmdArgs
+from multus.cni.errors import INVALID_CONFIG, CniError
+from multus.core.attach import Attacher
+from multus.core.delegate import resolve
+from multus.core.state import CorruptState
+
+if TYPE_CHECKING:
+    from multus.core.log import Logger
+    from multus.core.netconf import NetConf
+
+VALID_KEY = "cni.dev/valid-attachments"
+
+
+def status(netconf: NetConf, cmd: CmdArgs, log: Logger) -> None:
+    master = resolve(netconf, "eth0")[0]
+    master.network.status(Attacher(netconf, cmd, log).runtime(master))
+
+
+def _valid_attachments(raw: dict) -> set[tuple[str, str]]:
+    items = raw.get(VALID_KEY, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise CniError(INVALID_CONFIG, f"{VALID_KEY!r} must be a list of objects")
+    return {(str(i.get("containerID", "")), str(i.get("ifname", ""))) for i in items}
+
+
+def gc(netconf: NetConf, cmd: CmdArgs, log: Logger) -> None:
+    valid = _valid_attachments(netconf.raw)
+    helper = Attacher(netconf, cmd, log)
+    errors: list[CniError] = []
+    kept: dict[str, list[dict]] = {}
+    for cid in helper.store.containers():
+        for ifname in helper.store.ifnames(cid):
+            try:
+                entry = helper.store.load(cid, ifname)
+            except CorruptState:
+                entry = None
+            if (cid, ifname) in valid:
+                for d in entry.delegates if entry else []:
+                    kept.setdefault(d.conf.get("name", ""), []).append({"containerID": cid, "ifname": d.ifname})
+                continue
+            log.verbose(f"GC: removing stale attachment {cid}/{ifname}")
+            stale = CmdArgs("DEL", cid, entry.netns if entry else "", ifname, entry.cni_args if entry else "",
+                            cmd.path, cmd.environ, b"")
+            try:
+                Attacher(netconf, stale, log).delete()
+            except CniError as exc:
+                errors.append(exc.wrap(f"GC of {cid}/{ifname}"))
+    for delegate in resolve(netconf, "eth0"):
+        try:
+            delegate.network.gc(helper.runtime(delegate), kept.get(delegate.conf.get("name", ""), []))
+        except CniError as exc:
+            errors.append(exc.wrap(f"GC of delegate {delegate.label}"))
+    if errors:
+        raise CniError(errors[0].code, "; ".join(e.msg for e in errors))

@@ -1,0 +1,165 @@
+"""Attachment state under `cniDir`, so DEL and CHECK never depend on the config still matching.
+
+Layout: `<cniDir>/attachments/<containerID>/<ifname>.json`, one file per multus attachment
+(the runtime's CNI_IFNAME), and `<cniDir>/locks/<containerID>` serializing work on one
+container. Upstream keys by container ID alone, so a second multus network in the same
+container overwrote the first one's state; per-attachment files keep them apart.
+Directories are 0700, files 0600, every write is temp + fsync + rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from typing import TYPE_CHECKING
+
+from multus.core.delegate import Delegate
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+KIND = "multusAttachmentV1"
+
+
+class CorruptState(Exception):
+    """A state file exists but cannot be used; DEL falls back to the current config."""
+
+
+class CacheEntry:
+    """Everything needed to undo one attachment: who, where, and each delegate with its result."""
+
+    __slots__ = ("container_id", "ifname", "netns", "cni_args", "cni_version", "delegates")
+
+    def __init__(self, container_id: str, ifname: str, netns: str, cni_args: str, cni_version: str,
+                 delegates: list[Delegate]) -> None:
+        self.container_id = container_id
+        self.ifname = ifname
+        self.netns = netns
+        self.cni_args = cni_args
+        self.cni_version = cni_version
+        self.delegates = delegates
+
+    def to_json(self) -> dict:
+        return {"kind": KIND, "containerId": self.container_id, "ifName": self.ifname, "netns": self.netns,
+                "cniArgs": self.cni_args, "cniVersion": self.cni_version,
+                "delegates": [d.to_json() for d in self.delegates]}
+
+    @classmethod
+    def from_json(cls, data: object) -> CacheEntry:
+        try:
+            assert isinstance(data, dict) and data.get("kind") == KIND
+            delegates = [Delegate.from_json(d) for d in data["delegates"]]
+            return cls(str(data["containerId"]), str(data["ifName"]), str(data.get("netns", "")),
+                       str(data.get("cniArgs", "")), str(data.get("cniVersion", "")), delegates)
+        except (AssertionError, KeyError, TypeError, ValueError) as exc:
+            raise CorruptState(f"unexpected state layout: {exc!r}") from None
+
+
+def _write_atomic(path: str, payload: bytes) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    dfd = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class StateStore:
+    __slots__ = ("root",)
+
+    def __init__(self, cni_dir: str) -> None:
+        self.root = cni_dir
+
+    def _container_dir(self, container_id: str) -> str:
+        return os.path.join(self.root, "attachments", container_id)
+
+    def path(self, container_id: str, ifname: str) -> str:
+        return os.path.join(self._container_dir(container_id), f"{ifname}.json")
+
+    @contextlib.contextmanager
+    def lock(self, container_id: str) -> Iterator[None]:
+        """Hold the container's lock; the lock file goes away with the container's last state."""
+        import fcntl
+
+        locks = os.path.join(self.root, "locks")
+        os.makedirs(locks, mode=0o700, exist_ok=True)
+        path = os.path.join(locks, container_id)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            mine = os.fstat(fd)
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                current = None
+            if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
+                break
+            os.close(fd)  # the previous holder removed the file: lock the new one instead
+        try:
+            yield
+        finally:
+            try:
+                if not self.ifnames(container_id):
+                    os.unlink(path)
+            finally:
+                os.close(fd)
+
+    def ifnames(self, container_id: str) -> list[str]:
+        """Runtime ifnames that have state for this container."""
+        try:
+            names = os.listdir(self._container_dir(container_id))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(n[:-5] for n in names if n.endswith(".json"))
+
+    def load(self, container_id: str, ifname: str) -> CacheEntry | None:
+        try:
+            with open(self.path(container_id, ifname), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        try:
+            return CacheEntry.from_json(json.loads(data))
+        except (ValueError, RecursionError) as exc:
+            raise CorruptState(f"{self.path(container_id, ifname)}: {exc}") from None
+
+    def save(self, entry: CacheEntry) -> None:
+        directory = self._container_dir(entry.container_id)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        payload = json.dumps(entry.to_json(), separators=(",", ":")).encode()
+        _write_atomic(self.path(entry.container_id, entry.ifname), payload)
+
+    def remove(self, container_id: str, ifname: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(container_id, ifname))
+        with contextlib.suppress(FileNotFoundError, OSError):
+            os.rmdir(self._container_dir(container_id))
+
+    def taken_ifnames(self, container_id: str, runtime_ifname: str) -> set[str]:
+        """Every interface name other attachments of this container use."""
+        taken: set[str] = set()
+        for other in self.ifnames(container_id):
+            if other == runtime_ifname:
+                continue
+            taken.add(other)
+            try:
+                entry = self.load(container_id, other)
+            except CorruptState:
+                continue
+            if entry:
+                taken.update(d.ifname for d in entry.delegates)
+        return taken
+
+    def containers(self) -> list[str]:
+        try:
+            return sorted(os.listdir(os.path.join(self.root, "attachments")))
+        except FileNotFoundError:
+            return []
