@@ -1,0 +1,54 @@
+#!/bin/sh
+# Build build/multus (one self-contained file) and run the demo, the tests or the benchmark.
+#   ./build.sh          build only
+#   ./build.sh demo     install what the demo needs, build, run `build/multus demo`
+#   ./build.sh test     install what the tests need, build, run the whole suite (tox)
+#   ./build.sh deps     install the Debian packages only
+# MULTUS_PYTHON sets the interpreter written into the file's shebang (default /usr/bin/python3).
+set -eu
+cd "$(dirname "$0")"
+PYTHON=${MULTUS_PYTHON:-/usr/bin/python3}
+VENV=build/.venv
+DEMO_PACKAGES="containernetworking-plugins iproute2 python3-venv"
+TEST_PACKAGES="$DEMO_PACKAGES podman runc busybox-static uidmap iptables"
+
+apt_install() {
+    missing=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "installing:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+}
+
+venv() {
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r build/requirements-build.txt
+}
+
+build() {
+    venv
+    rm -rf build/site-packages && mkdir -p build/site-packages
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-compile --target build/site-packages \
+        -r build/requirements.txt
+    cp -r multus build/site-packages/
+    find build/site-packages -name __pycache__ -prune -exec rm -rf {} +
+    SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800)
+    export SOURCE_DATE_EPOCH
+    "$VENV/bin/shiv" --site-packages build/site-packages -e multus.entry:main \
+        -p "$PYTHON -sE" --compile-pyc --reproducible --root /var/cache/multus \
+        -o build/multus.tmp >/dev/null
+    mv build/multus.tmp build/multus
+    CNI_COMMAND=VERSION build/multus >/dev/null
+    echo "built build/multus ($(wc -c < build/multus) bytes, interpreter $PYTHON)"
+}
+
+case "${1:-build}" in
+    build) build ;;
+    deps) apt_install $TEST_PACKAGES ;;
+    demo) apt_install $DEMO_PACKAGES; build; build/multus demo ;;
+    test) apt_install $TEST_PACKAGES; build; "$VENV/bin/tox" ;;
+    *) echo "usage: $0 [build|deps|demo|test]" >&2; exit 2 ;;
+esac

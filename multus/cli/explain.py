@@ -1,0 +1,41 @@
+"""`multus validate`: the config as Multus understands it, for a human."""
+
+from __future__ import annotations
+
+from multus.cni import version as ver
+from multus.cni.errors import CniError
+from multus.cni.invoke import find_in_path
+from multus.cni.skel import decode_config
+from multus.core.delegate import resolve
+from multus.core.netconf import load
+
+
+def _plugin_types(conf: dict) -> list[str]:
+    return [p["type"] for p in conf["plugins"]] if "plugins" in conf else [conf["type"]]
+
+
+def explain(data: bytes, source: str, cni_path: list[str], ifname: str) -> tuple[str, bool]:
+    try:
+        raw = decode_config(data)
+        ver.require_supported(ver.of_config(raw))
+        netconf = load(raw)
+    except CniError as exc:
+        return f"{source}: invalid (CNI error {exc.code}): {exc}", False
+    path = netconf.plugin_path + cni_path
+    lines = [f"{source}: valid",
+             f"  network {netconf.name!r}, cniVersion {netconf.cni_version} (the result is converted to it)",
+             f"  state in {netconf.cni_dir}, plugins searched in {':'.join(path)}",
+             "  delegates, in execution order:"]
+    ok = True
+    for d in resolve(netconf, ifname):
+        role = "master" if d.master else "      "
+        lines.append(f"    {d.ifname:<6} {role} delegates[{d.index}] {d.label}, cniVersion {d.conf['cniVersion']}")
+        for plugin in _plugin_types(d.conf):
+            try:
+                where = find_in_path(plugin, path)
+            except CniError:
+                where, ok = "NOT FOUND", False
+            lines.append(f"             plugin {plugin}: {where}")
+    if not ok:
+        lines.append("  some plugins are missing: ADD would fail")
+    return "\n".join(lines), ok

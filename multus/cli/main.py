@@ -1,0 +1,149 @@
+"""`multus add|del|check|status|gc|version|validate|demo`: debug by hand what the runtime runs.
+
+Each network command builds the CNI environment the runtime would, runs the very same
+dispatcher in-process, and prints the very same JSON.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+import click
+
+from multus import __version__
+
+DEFAULT_CNI_PATH = "/opt/cni/bin:/usr/lib/cni"
+
+
+def netns_path(netns: str) -> str:
+    """`ip netns` names are accepted as well as paths."""
+    if not netns or "/" in netns:
+        return netns
+    return f"/var/run/netns/{netns}"
+
+
+def run_cni(command: str, config: bytes, verbose: bool, **env: str) -> int:
+    from multus.core.plugin import run
+
+    environ = dict(os.environ, CNI_COMMAND=command, **{k: v for k, v in env.items() if v is not None})
+    out = io.BytesIO()
+    code = run(environ, config, out, sys.stderr, "debug" if verbose else None)
+    sys.stdout.write(out.getvalue().decode())
+    return code
+
+
+def _attachment_options(fn):  # type: ignore[no-untyped-def]
+    for option in reversed([
+        click.option("--netns", default="", help="Network namespace: an `ip netns` name or a path."),
+        click.option("--config", "config", type=click.File("rb"), required=True, help="Multus config file (- for stdin)."),
+        click.option("--container-id", default="", help="Defaults to multus-cli-<netns name>."),
+        click.option("--ifname", default="eth0", show_default=True, help="The runtime's interface name."),
+        click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH),
+                     show_default=DEFAULT_CNI_PATH, help="Plugin directories, ':'-separated."),
+        click.option("--args", "cni_args", default="", help="CNI_ARGS, e.g. 'IgnoreUnknown=1;K8S_POD_NAME=p'."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _attachment(command: str, ctx: click.Context, netns: str, config, container_id: str, ifname: str,  # type: ignore[no-untyped-def]
+                cni_path: str, cni_args: str) -> None:
+    if command != "DEL" and not netns:
+        raise click.UsageError("--netns is required")
+    cid = container_id or "multus-cli-" + (os.path.basename(netns) or "none")
+    ctx.exit(run_cni(command, config.read(), ctx.obj["verbose"], CNI_CONTAINERID=cid, CNI_NETNS=netns_path(netns),
+                     CNI_IFNAME=ifname, CNI_PATH=cni_path, CNI_ARGS=cni_args))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show what each delegate was sent and answered.")
+@click.version_option(__version__, prog_name="multus")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Multus CNI meta-plugin. With CNI_COMMAND set it speaks CNI; these commands run it by hand."""
+    ctx.ensure_object(dict)["verbose"] = verbose
+
+
+@cli.command("add")
+@_attachment_options
+@click.pass_context
+def add_cmd(ctx: click.Context, **kw) -> None:  # type: ignore[no-untyped-def]
+    """Attach every delegate, print the master's result."""
+    _attachment("ADD", ctx, **kw)
+
+
+@cli.command("del")
+@_attachment_options
+@click.pass_context
+def del_cmd(ctx: click.Context, **kw) -> None:  # type: ignore[no-untyped-def]
+    """Detach every delegate (from the stored state, else the config)."""
+    _attachment("DEL", ctx, **kw)
+
+
+@cli.command("check")
+@_attachment_options
+@click.pass_context
+def check_cmd(ctx: click.Context, **kw) -> None:  # type: ignore[no-untyped-def]
+    """CHECK every delegate against its stored result."""
+    _attachment("CHECK", ctx, **kw)
+
+
+@cli.command("status")
+@click.option("--config", "config", type=click.File("rb"), required=True)
+@click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH))
+@click.pass_context
+def status_cmd(ctx: click.Context, config, cni_path: str) -> None:  # type: ignore[no-untyped-def]
+    """Ask the master delegate whether it is ready (CNI 1.1)."""
+    ctx.exit(run_cni("STATUS", config.read(), ctx.obj["verbose"], CNI_PATH=cni_path))
+
+
+@cli.command("gc")
+@click.option("--config", "config", type=click.File("rb"), required=True)
+@click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH))
+@click.option("--valid", multiple=True, metavar="CONTAINERID/IFNAME",
+              help="An attachment to keep; repeat. Everything else in the state is removed.")
+@click.pass_context
+def gc_cmd(ctx: click.Context, config, cni_path: str, valid: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Remove stored attachments the runtime no longer has (CNI 1.1)."""
+    import json
+
+    from multus.cni.skel import decode_config
+    from multus.cni.errors import CniError
+
+    try:
+        conf = decode_config(config.read())
+    except CniError as exc:
+        raise click.ClickException(str(exc)) from None
+    conf["cni.dev/valid-attachments"] = [
+        {"containerID": v.partition("/")[0], "ifname": v.partition("/")[2]} for v in valid]
+    ctx.exit(run_cni("GC", json.dumps(conf).encode(), ctx.obj["verbose"], CNI_PATH=cni_path))
+
+
+@cli.command("version")
+def version_cmd() -> None:
+    """Print the CNI VERSION answer."""
+    sys.exit(run_cni("VERSION", b"", False))
+
+
+@cli.command("validate")
+@click.argument("config", type=click.File("rb"))
+@click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH))
+@click.option("--ifname", default="eth0", show_default=True)
+def validate_cmd(config, cni_path: str, ifname: str) -> None:  # type: ignore[no-untyped-def]
+    """Load a config and explain what an ADD would do, without touching any namespace."""
+    from multus.cli.explain import explain
+
+    text, ok = explain(config.read(), config.name, [p for p in cni_path.split(":") if p], ifname)
+    click.echo(text)
+    sys.exit(0 if ok else 1)
+
+
+@cli.command("demo")
+@click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH))
+def demo_cmd(cni_path: str) -> None:
+    """Attach three real networks to a scratch namespace, show them, tear everything down."""
+    from multus.cli.demo import run_demo
+
+    sys.exit(run_demo(cni_path))
