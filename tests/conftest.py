@@ -181,3 +181,19 @@ def networks(scratch, veth, link_cleanup):
 def attach_env(netns: str, cid: str = "", ifname: str = "eth0", **extra: str) -> dict[str, str]:
     return {"CNI_CONTAINERID": cid or f"cid-{netns}", "CNI_NETNS": f"/var/run/netns/{netns}",
             "CNI_IFNAME": ifname, "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=test", **extra}
+
+
+FAKE_PLUGINS = REPO / "tests" / "fakeplugins"
+
+
+@pytest.fixture
+def recorder(tmp_path, monkeypatch):
+    """The recorder test double on CNI_PATH; returns a reader for what it was sent."""
+    log = tmp_path / "recorder.log"
+    log.touch()
+    monkeypatch.setenv("RECORDER_LOG", str(log))
+
+    def calls() -> list[dict]:
+        return [json.loads(line) for line in log.read_text().splitlines()]
+
+    return calls

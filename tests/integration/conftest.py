@@ -1,0 +1,14 @@
+import os
+
+import pytest
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.netns)
+
+
+@pytest.fixture(autouse=True)
+def _needs_root_and_plugins():
+    assert os.geteuid() == 0, "integration tests create namespaces: run them as root"
+    assert os.path.exists("/usr/lib/cni/bridge"), "install containernetworking-plugins (./build.sh deps)"
