@@ -1,0 +1,76 @@
+"""The same file run by hand: click subcommands over the same code."""
+
+import json
+import subprocess
+
+from tests.conftest import BINARY, REPO, links_in, reservations
+
+
+def cli(*args, env=None):
+    return subprocess.run([str(BINARY), *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_help_without_cni_command():
+    out = cli()
+    assert out.returncode in (0, 2) and "validate" in out.stdout + out.stderr
+
+
+def test_version_subcommand_matches_cni_version():
+    out = cli("version")
+    assert out.returncode == 0 and json.loads(out.stdout)["cniVersion"] == "1.1.0"
+
+
+def test_validate_explains_execution_order():
+    out = cli("validate", str(REPO / "examples" / "classic-local.conf"), "--cni-path", "/usr/lib/cni")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "valid" in lines[0]
+    order = [line.split()[0] for line in lines if "delegates[" in line]
+    assert order == ["eth0", "net1", "net2"]
+    assert "delegates[2]" in next(line for line in lines if line.strip().startswith("eth0"))
+    assert "/usr/lib/cni/bridge" in out.stdout
+
+
+def test_validate_rejects_with_location(tmp_path):
+    bad = tmp_path / "bad.conf"
+    bad.write_text(json.dumps({"name": "x", "type": "multus", "delegates": [{"type": "bridge"}, {"mtu": 1}]}))
+    out = cli("validate", str(bad))
+    assert out.returncode == 1
+    assert "delegates[1]: missing 'type'" in out.stdout
+    missing = tmp_path / "missing.conf"
+    missing.write_text(json.dumps({"name": "x", "type": "multus", "delegates": [{"type": "nosuchplugin"}]}))
+    out = cli("validate", str(missing), "--cni-path", "/usr/lib/cni")
+    assert out.returncode == 1 and "NOT FOUND" in out.stdout
+
+
+def test_add_check_del_by_hand_with_verbose(netns, networks, tmp_path):
+    conf = tmp_path / "m.conf"
+    conf.write_text(json.dumps(networks.multus(networks.bridge(), networks.macvlan())))
+    added = cli("-v", "add", "--netns", netns, "--config", str(conf), "--cni-path", "/usr/lib/cni")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["ips"]
+    assert "ADD bridge: sent" in added.stderr and "ADD macvlan: exit 0" in added.stderr
+    assert set(links_in(netns)) == {"lo", "eth0", "net1"}
+    checked = cli("check", "--netns", netns, "--config", str(conf), "--cni-path", "/usr/lib/cni")
+    assert checked.returncode == 0, checked.stdout
+    deleted = cli("del", "--netns", netns, "--config", str(conf), "--cni-path", "/usr/lib/cni")
+    assert deleted.returncode == 0, deleted.stdout
+    assert links_in(netns) == ["lo"] and reservations(networks.ipam_dir) == []
+
+
+def test_cli_errors_are_cni_json(tmp_path):
+    conf = tmp_path / "m.conf"
+    conf.write_text("{not json")
+    out = cli("add", "--netns", "x", "--config", str(conf))
+    assert out.returncode == 1 and json.loads(out.stdout)["code"] == 6
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_demo_runs_and_cleans_up():
+    before = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+    out = cli("demo", "--cni-path", "/usr/lib/cni")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "demo OK" in out.stdout and "net2" in out.stdout
+    assert subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout == before
+    assert not [ns for ns in subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout.split()
+                if ns.startswith("multus-demo")]
