@@ -66,28 +66,17 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.ensure_object(dict)["verbose"] = verbose
 
 
-@cli.command("add")
-@_attachment_options
-@click.pass_context
-def add_cmd(ctx: click.Context, **kw) -> None:  # type: ignore[no-untyped-def]
-    """Attach every delegate, print the master's result."""
-    _attachment("ADD", ctx, **kw)
+def _attachment_command(command: str, summary: str) -> None:
+    @cli.command(command.lower(), help=summary)
+    @_attachment_options
+    @click.pass_context
+    def run(ctx: click.Context, **kw) -> None:  # type: ignore[no-untyped-def]
+        _attachment(command, ctx, **kw)
 
 
-@cli.command("del")
-@_attachment_options
-@click.pass_context
-def del_cmd(ctx: click.Context, **kw) -> None:  # type: ignore[no-untyped-def]
-    """Detach every delegate (from the stored state, else the config)."""
-    _attachment("DEL", ctx, **kw)
-
-
-@cli.command("check")
-@_attachment_options
-@click.pass_context
-def check_cmd(ctx: click.Context, **kw) -> None:  # type: ignore[no-untyped-def]
-    """CHECK every delegate against its stored result."""
-    _attachment("CHECK", ctx, **kw)
+_attachment_command("ADD", "Attach every delegate, print the master's result.")
+_attachment_command("DEL", "Detach every delegate (from the stored state, else the config).")
+_attachment_command("CHECK", "CHECK every delegate against its stored result.")
 
 
 @cli.command("status")
@@ -109,8 +98,8 @@ def gc_cmd(ctx: click.Context, config, cni_path: str, valid: tuple[str, ...]) ->
     """Remove stored attachments the runtime no longer has (CNI 1.1)."""
     import json
 
-    from multus.cni.skel import decode_config
     from multus.cni.errors import CniError
+    from multus.cni.skel import decode_config
 
     try:
         conf = decode_config(config.read())

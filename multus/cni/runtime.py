@@ -10,7 +10,6 @@ import json
 from typing import TYPE_CHECKING
 
 from multus.cni import invoke
-from multus.cni import result as cniresult
 from multus.cni import version as ver
 
 if TYPE_CHECKING:
@@ -112,9 +111,6 @@ class Network:
         extra = {"cni.dev/valid-attachments": valid, "cni.dev/attachments": valid}
         for plugin in self.plugins:
             self._run(plugin, "GC", rt, None, extra)
-
-    def result_in_own_version(self, result: dict) -> dict:
-        return cniresult.convert(result, cniresult.version_of(result, self.cni_version), self.cni_version)
 
 
 def filter_capabilities(capabilities: object, capability_args: dict) -> dict:

@@ -76,7 +76,7 @@ class Attacher:
                 self._rollback(attempted)
                 self.store.remove(cid, ifname)
                 failed = attempted[-1]
-                raise exc.wrap(f"delegate {failed.label}: ADD failed") if failed.result is None else exc
+                raise (exc.wrap(f"delegate {failed.label}: ADD failed") if failed.result is None else exc) from None
         master = delegates[0]
         assert master.result is not None
         return cniresult.convert(master.result, cniresult.version_of(master.result, master.network.cni_version),

@@ -89,4 +89,4 @@ def resolve(netconf: NetConf, runtime_ifname: str, taken: Iterable[str] = ()) ->
     order = execution_order(netconf)
     names = assign_ifnames(len(order), runtime_ifname, taken)
     return [Delegate(index, ifname, position == 0, prepare_conf(netconf.delegates[index], netconf))
-            for position, (index, ifname) in enumerate(zip(order, names))]
+            for position, (index, ifname) in enumerate(zip(order, names, strict=True))]

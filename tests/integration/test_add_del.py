@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import (addrs_in, attach_env, default_route_dev, links_in, reservations, run_binary,
-                            run_inprocess)
+from tests.conftest import addrs_in, attach_env, default_route_dev, links_in, reservations, run_binary, run_inprocess
 
 
 def three(networks, version="1.0.0"):
