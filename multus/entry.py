@@ -9,13 +9,28 @@ import os
 import sys
 
 
+def self_command(argv: list[str]) -> list[str]:
+    """How to execute this very program again (to run a bundled helper as a plugin)."""
+    if os.path.basename(argv[0]) == "__main__.py":
+        return [sys.executable, "-m", "multus"]
+    return [os.path.abspath(argv[0])]
+
+
 def main() -> int:
+    from multus.helpers import helper_name
+
+    helper = helper_name(sys.argv)
     if os.environ.get("CNI_COMMAND"):
         from multus.cni.skel import read_stdin
-        from multus.core.plugin import run
 
         stdin = b"" if os.environ["CNI_COMMAND"] == "VERSION" else read_stdin(sys.stdin.buffer)
-        return run(dict(os.environ), stdin, sys.stdout.buffer)
+        if helper:
+            from multus.helpers import run_helper
+
+            return run_helper(helper, dict(os.environ), stdin, sys.stdout.buffer)
+        from multus.core.plugin import run
+
+        return run(dict(os.environ), stdin, sys.stdout.buffer, self_command=self_command(sys.argv))
     from multus.cli.main import cli
 
     return cli()

@@ -35,20 +35,20 @@ def find_in_path(plugin: str, paths: list[str]) -> str:
     raise CniError(INVALID_CONFIG, f'failed to find plugin "{plugin}" in path {paths}')
 
 
-def _spawn(path: str, env: dict[str, str]):  # type: ignore[no-untyped-def]
+def _spawn(argv: list[str], env: dict[str, str]):  # type: ignore[no-untyped-def]
     import subprocess
     import time
 
     for attempt in range(_EXEC_TRIES):
         try:
-            return subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, env=env, start_new_session=True)
         except OSError as exc:
             # A binary being replaced ("text file busy") is a transient state during upgrades.
             if exc.errno == _ETXTBSY and attempt < _EXEC_TRIES - 1:
                 time.sleep(0.05 * (attempt + 1))
                 continue
-            raise CniError(INTERNAL, f"failed to execute plugin {path}: {exc.strerror}") from None
+            raise CniError(INTERNAL, f"failed to execute plugin {argv[0]}: {exc.strerror}") from None
     raise AssertionError("unreachable")
 
 
@@ -61,13 +61,13 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def exec_plugin(path: str, stdin: bytes, env: dict[str, str], timeout: float | None = None,
-                trace: Tracer | None = None) -> bytes:
+def exec_plugin(argv: list[str], stdin: bytes, env: dict[str, str], timeout: float | None = None,
+                trace: Tracer | None = None, name: str = "") -> bytes:
     """Run one plugin; return its stdout, or raise the CniError it reported."""
     import subprocess
 
-    name = os.path.basename(path)
-    proc = _spawn(path, env)
+    name = name or os.path.basename(argv[0])
+    proc = _spawn(argv, env)
     try:
         out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from multus.cni import invoke
 from multus.cni import version as ver
+from multus.cni.errors import CniError
 
 if TYPE_CHECKING:
     from multus.cni.invoke import Tracer
@@ -20,11 +21,11 @@ class RuntimeConf:
     """Who the network is attached to, and how plugins are run."""
 
     __slots__ = ("container_id", "netns", "ifname", "args", "capability_args", "path", "environ",
-                 "timeout", "trace")
+                 "timeout", "trace", "builtins")
 
     def __init__(self, container_id: str, netns: str, ifname: str, args: str, capability_args: dict,
                  path: list[str], environ: dict[str, str], timeout: float | None = None,
-                 trace: Tracer | None = None) -> None:
+                 trace: Tracer | None = None, builtins: dict[str, list[str]] | None = None) -> None:
         self.container_id = container_id
         self.netns = netns
         self.ifname = ifname
@@ -34,6 +35,7 @@ class RuntimeConf:
         self.environ = environ
         self.timeout = timeout
         self.trace = trace
+        self.builtins = builtins or {}
 
     def env(self, command: str) -> dict[str, str]:
         env = {k: v for k, v in self.environ.items() if not k.startswith("CNI_")}
@@ -43,6 +45,16 @@ class RuntimeConf:
             env.update(CNI_CONTAINERID=self.container_id, CNI_NETNS=self.netns,
                        CNI_IFNAME=self.ifname, CNI_ARGS=self.args)
         return env
+
+
+    def command_for(self, plugin: str) -> list[str]:
+        """A binary on the path wins; a bundled helper stands in for one that is missing."""
+        try:
+            return [invoke.find_in_path(plugin, self.path)]
+        except CniError:
+            if plugin in self.builtins:
+                return self.builtins[plugin]
+            raise
 
 
 class Network:
@@ -75,9 +87,9 @@ class Network:
 
     def _run(self, plugin: dict, command: str, rt: RuntimeConf, prev: dict | None,
              extra: dict | None = None) -> bytes:
-        path = invoke.find_in_path(plugin.get("type", ""), rt.path)
-        return invoke.exec_plugin(path, self.plugin_stdin(plugin, rt, prev, extra), rt.env(command),
-                                  rt.timeout, rt.trace)
+        kind = plugin.get("type", "")
+        return invoke.exec_plugin(rt.command_for(kind), self.plugin_stdin(plugin, rt, prev, extra), rt.env(command),
+                                  rt.timeout, rt.trace, kind)
 
     def add(self, rt: RuntimeConf) -> dict:
         prev: dict | None = None

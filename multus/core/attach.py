@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 class Attacher:
     """Runs one request's delegates with the runtime's identity and the operator's settings."""
 
-    __slots__ = ("netconf", "cmd", "log", "store", "delegate_args")
+    __slots__ = ("netconf", "cmd", "log", "store", "delegate_args", "builtins")
 
-    def __init__(self, netconf: NetConf, cmd: CmdArgs, log: Logger) -> None:
+    def __init__(self, netconf: NetConf, cmd: CmdArgs, log: Logger, builtins: dict[str, list[str]] | None = None) -> None:
         self.netconf = netconf
         self.cmd = cmd
         self.log = log
+        self.builtins = builtins or {}
         self.store = StateStore(netconf.cni_dir)
         self.delegate_args = cniargs.for_delegates(cmd.args)
 
@@ -39,7 +40,7 @@ class Attacher:
         return RuntimeConf(self.cmd.container_id, self.cmd.netns if netns is None else netns, delegate.ifname,
                            self.delegate_args, self.netconf.runtime_config,
                            self.netconf.plugin_path + self.cmd.path, self.cmd.environ,
-                           self.netconf.delegate_timeout, trace)
+                           self.netconf.delegate_timeout, trace, self.builtins)
 
     def _trace(self, name: str, command: str, stdin: bytes, rc: int, out: bytes, err: bytes) -> None:
         self.log.debug(f"{command} {name}: sent {stdin.decode(errors='replace')}")
@@ -95,6 +96,10 @@ class Attacher:
         except CorruptState as exc:
             self.log.error(f"ignoring corrupt state, deleting the current config's delegates instead: {exc}")
             return None
+
+    def for_attachment(self, cmd: CmdArgs) -> Attacher:
+        """The same settings, acting on another attachment (GC)."""
+        return Attacher(self.netconf, cmd, self.log, self.builtins)
 
     def delete(self) -> None:
         cid, ifname = self.cmd.container_id, self.cmd.ifname

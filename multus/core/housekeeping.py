@@ -8,24 +8,18 @@ with the valid attachments translated to that delegate's interface names.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from multus.cni.env import CmdArgs
 from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.core.attach import Attacher
 from multus.core.delegate import resolve
 from multus.core.state import CorruptState
 
-if TYPE_CHECKING:
-    from multus.core.log import Logger
-    from multus.core.netconf import NetConf
-
 VALID_KEY = "cni.dev/valid-attachments"
 
 
-def status(netconf: NetConf, cmd: CmdArgs, log: Logger) -> None:
-    master = resolve(netconf, "eth0")[0]
-    master.network.status(Attacher(netconf, cmd, log).runtime(master))
+def status(attacher: Attacher) -> None:
+    master = resolve(attacher.netconf, "eth0")[0]
+    master.network.status(attacher.runtime(master))
 
 
 def _valid_attachments(raw: dict) -> set[tuple[str, str]]:
@@ -35,9 +29,9 @@ def _valid_attachments(raw: dict) -> set[tuple[str, str]]:
     return {(str(i.get("containerID", "")), str(i.get("ifname", ""))) for i in items}
 
 
-def gc(netconf: NetConf, cmd: CmdArgs, log: Logger) -> None:
+def gc(helper: Attacher) -> None:
+    netconf, cmd, log = helper.netconf, helper.cmd, helper.log
     valid = _valid_attachments(netconf.raw)
-    helper = Attacher(netconf, cmd, log)
     errors: list[CniError] = []
     kept: dict[str, list[dict]] = {}
     for cid in helper.store.containers():
@@ -54,7 +48,7 @@ def gc(netconf: NetConf, cmd: CmdArgs, log: Logger) -> None:
             stale = CmdArgs("DEL", cid, entry.netns if entry else "", ifname, entry.cni_args if entry else "",
                             cmd.path, cmd.environ, b"")
             try:
-                Attacher(netconf, stale, log).delete()
+                helper.for_attachment(stale).delete()
             except CniError as exc:
                 errors.append(exc.wrap(f"GC of {cid}/{ifname}"))
     for delegate in resolve(netconf, "eth0"):

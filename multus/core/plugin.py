@@ -9,6 +9,7 @@ from multus.cni import skel
 from multus.core import netconf as netconf_mod
 from multus.core.attach import Attacher
 from multus.core.log import Logger
+from multus.helpers import builtin_commands
 
 if TYPE_CHECKING:
     from typing import BinaryIO, TextIO
@@ -19,11 +20,13 @@ if TYPE_CHECKING:
 class MultusPlugin:
     """Handlers for each CNI command; `log_level` lets the CLI's -v override the config."""
 
-    __slots__ = ("stderr", "log_level", "log")
+    __slots__ = ("stderr", "log_level", "log", "self_command")
 
-    def __init__(self, stderr: TextIO | None = None, log_level: str | None = None) -> None:
+    def __init__(self, stderr: TextIO | None = None, log_level: str | None = None,
+                 self_command: list[str] | None = None) -> None:
         self.stderr = stderr if stderr is not None else sys.stderr
         self.log_level = log_level
+        self.self_command = self_command or [sys.executable, "-m", "multus"]
         self.log = Logger(stderr=self.stderr)
 
     def _load(self, cmd: CmdArgs, raw: dict) -> netconf_mod.NetConf:
@@ -33,24 +36,27 @@ class MultusPlugin:
                           self.stderr if conf.log_to_stderr or self.log_level else None, prefix)
         return conf
 
+    def _attacher(self, cmd: CmdArgs, raw: dict) -> Attacher:
+        return Attacher(self._load(cmd, raw), cmd, self.log, builtin_commands(self.self_command))
+
     def add(self, cmd: CmdArgs, raw: dict) -> dict:
-        return Attacher(self._load(cmd, raw), cmd, self.log).add()
+        return self._attacher(cmd, raw).add()
 
     def delete(self, cmd: CmdArgs, raw: dict) -> None:
-        Attacher(self._load(cmd, raw), cmd, self.log).delete()
+        self._attacher(cmd, raw).delete()
 
     def check(self, cmd: CmdArgs, raw: dict) -> None:
-        Attacher(self._load(cmd, raw), cmd, self.log).check()
+        self._attacher(cmd, raw).check()
 
     def status(self, cmd: CmdArgs, raw: dict) -> None:
         from multus.core import housekeeping
 
-        housekeeping.status(self._load(cmd, raw), cmd, self.log)
+        housekeeping.status(self._attacher(cmd, raw))
 
     def gc(self, cmd: CmdArgs, raw: dict) -> None:
         from multus.core import housekeeping
 
-        housekeeping.gc(self._load(cmd, raw), cmd, self.log)
+        housekeeping.gc(self._attacher(cmd, raw))
 
     def crashed(self, exc: BaseException) -> None:
         self.log.error(f"internal error: {type(exc).__name__}: {exc}")
@@ -63,6 +69,6 @@ class MultusPlugin:
 
 
 def run(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO | None = None,
-        log_level: str | None = None) -> int:
-    plugin = MultusPlugin(stderr, log_level)
+        log_level: str | None = None, self_command: list[str] | None = None) -> int:
+    plugin = MultusPlugin(stderr, log_level, self_command)
     return skel.dispatch(plugin.handlers(), environ, stdin, stdout, plugin.crashed)

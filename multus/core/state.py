@@ -15,6 +15,7 @@ import os
 from typing import TYPE_CHECKING
 
 from multus.core.delegate import Delegate
+from multus.fileutil import write_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -54,22 +55,6 @@ class CacheEntry:
                        str(data.get("cniArgs", "")), str(data.get("cniVersion", "")), delegates)
         except (AssertionError, KeyError, TypeError, ValueError) as exc:
             raise CorruptState(f"unexpected state layout: {exc!r}") from None
-
-
-def _write_atomic(path: str, payload: bytes) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 class StateStore:
@@ -135,7 +120,7 @@ class StateStore:
         directory = self._container_dir(entry.container_id)
         os.makedirs(directory, mode=0o700, exist_ok=True)
         payload = json.dumps(entry.to_json(), separators=(",", ":")).encode()
-        _write_atomic(self.path(entry.container_id, entry.ifname), payload)
+        write_atomic(self.path(entry.container_id, entry.ifname), payload)
 
     def remove(self, container_id: str, ifname: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -12,3 +12,19 @@ def pytest_collection_modifyitems(items):
 def _needs_root_and_plugins():
     assert os.geteuid() == 0, "integration tests create namespaces: run them as root"
     assert os.path.exists("/usr/lib/cni/bridge"), "install containernetworking-plugins (./build.sh deps)"
+
+
+@pytest.fixture
+def sriov_host(tmp_path):
+    from tests.helpers_env import SriovHost
+
+    hosts = []
+
+    def make(**pfs: int):
+        host = SriovHost(tmp_path, pfs)
+        hosts.append(host)
+        return host
+
+    yield make
+    for host in hosts:
+        host.close()

@@ -1,0 +1,91 @@
+"""Which VF an attachment holds, kept on disk so DEL works after a restart.
+
+`<cniDir>/pci/<pci>` holds the netns path of the pod that owns the VF (stale once that
+namespace is gone); `<cniDir>/<containerID>-<ifname>.json` holds the attachment's original VF
+state; `<cniDir>/locks/<pf>` serializes VF selection on one PF, so two concurrent ADDs never
+take the same VF.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+
+from multus.cni.errors import INTERNAL, CniError
+from multus.fileutil import locked, write_atomic
+from multus.helpers.sriov.config import SriovConf
+from multus.helpers.sriov.sysfs import Vf, vf_by_pci, vfs_of
+
+
+def in_this_netns(ifname: str) -> bool:
+    try:
+        socket.if_nametoindex(ifname)
+        return True
+    except OSError:
+        return False
+
+
+class SriovStore:
+    __slots__ = ("root",)
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def _alloc_path(self, pci: str) -> str:
+        return os.path.join(self.root, "pci", pci)
+
+    def owner(self, pci: str) -> str | None:
+        """The netns holding the VF, or None when free (no file, or its namespace is gone)."""
+        try:
+            with open(self._alloc_path(pci)) as f:
+                netns = f.read().strip()
+        except FileNotFoundError:
+            return None
+        return netns if netns and os.path.exists(netns) else None
+
+    def allocate(self, conf: SriovConf, sysfs_root: str, netns: str) -> Vf:
+        if conf.dialect == "deviceID":
+            candidates = [vf_by_pci(sysfs_root, conf.device_id)]
+            pf = candidates[0].pf
+        else:
+            pf = conf.pf
+            candidates = vfs_of(sysfs_root, pf)
+        with locked(os.path.join(self.root, "locks", pf)):
+            for vf in candidates:
+                owner = self.owner(vf.pci)
+                usable = owner is None and len(vf.netdevs) == 1 and in_this_netns(vf.netdevs[0])
+                if usable:
+                    os.makedirs(os.path.dirname(self._alloc_path(vf.pci)), mode=0o700, exist_ok=True)
+                    write_atomic(self._alloc_path(vf.pci), netns.encode())
+                    return vf
+                if conf.dialect == "deviceID":
+                    why = f"already allocated to {owner}" if owner else "has no kernel netdev in this namespace"
+                    raise CniError(INTERNAL, f"sriov: VF {vf.pci} {why}")
+        raise CniError(INTERNAL, f"sriov: no free VF on PF {pf}")
+
+    def release(self, pci: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._alloc_path(pci))
+
+    def _entry_path(self, container_id: str, ifname: str) -> str:
+        return os.path.join(self.root, f"{container_id}-{ifname}.json")
+
+    def save(self, container_id: str, ifname: str, entry: dict) -> None:
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        write_atomic(self._entry_path(container_id, ifname), json.dumps(entry).encode())
+
+    def load(self, container_id: str, ifname: str) -> dict | None:
+        try:
+            with open(self._entry_path(container_id, ifname)) as f:
+                entry = json.load(f)
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return None
+        return entry if isinstance(entry, dict) else None
+
+    def remove(self, container_id: str, ifname: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._entry_path(container_id, ifname))
