@@ -8,6 +8,7 @@ from multus.cni.invoke import find_in_path
 from multus.cni.skel import decode_config
 from multus.core.delegate import resolve
 from multus.core.netconf import load
+from multus.helpers import NAMES
 
 
 def _plugin_types(conf: dict) -> list[str]:
@@ -29,12 +30,16 @@ def explain(data: bytes, source: str, cni_path: list[str], ifname: str) -> tuple
     ok = True
     for d in resolve(netconf, ifname):
         role = "master" if d.master else "      "
-        lines.append(f"    {d.ifname:<6} {role} delegates[{d.index}] {d.label}, cniVersion {d.conf['cniVersion']}")
+        renamed = f", renamed {d.conf['if0name']} by sriov" if d.conf.get("if0name") else ""
+        lines.append(f"    {d.ifname:<6} {role} delegates[{d.index}] {d.label}, cniVersion {d.conf['cniVersion']}{renamed}")
         for plugin in _plugin_types(d.conf):
             try:
                 where = find_in_path(plugin, path)
             except CniError:
-                where, ok = "NOT FOUND", False
+                if plugin in NAMES:
+                    where = "built-in helper (no binary on the path)"
+                else:
+                    where, ok = "NOT FOUND", False
             lines.append(f"             plugin {plugin}: {where}")
     if not ok:
         lines.append("  some plugins are missing: ADD would fail")

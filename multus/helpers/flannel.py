@@ -153,10 +153,11 @@ def cmd_del(cmd: CmdArgs, conf: dict) -> None:
 
 
 def cmd_check(cmd: CmdArgs, conf: dict) -> None:
+    """Only that the attachment is known: the bridge plugin's own CHECK (Debian 1.1.1) rejects the
+    via-gateway routes host-local installs for FLANNEL_NETWORK, which is why flannel's is a no-op."""
     saved, delegate = _load_saved(conf, cmd)
     if delegate is None:
         raise CniError(INVALID_CONFIG, f"flannel: no saved delegate {saved} for this attachment")
-    _run(delegate, cmd, "CHECK", conf.get("prevResult"))
 
 
 def handlers() -> dict:

@@ -1,5 +1,7 @@
 """build/multus as the network plugin of real Podman containers."""
 
+import json
+
 from tests.conftest import reservations
 
 
@@ -32,11 +34,19 @@ def test_two_multus_networks_in_one_container(podman):
     addrs = podman.addresses(container)
     # Podman attaches the networks as eth0 and eth1; multus keeps their secondaries apart.
     assert set(addrs) == {"lo", "eth0", "net1", "eth1", "net2"}, addrs
-    # Podman picks which network is eth0; each master and its macvlan come from the same network.
-    base = {name: addrs[name].rsplit(".", 2)[0] for name in ("eth0", "net1", "eth1", "net2")}
-    assert base["eth0"] == base["net1"] and base["eth1"] == base["net2"]
-    assert {base["eth0"], base["eth1"]} == {"10.254", "10.250"}
-    assert addrs["eth0"].startswith(base["eth0"] + ".0.") and addrs["net1"].startswith(base["eth0"] + ".1.")
+    # Podman picks the ADD order; multus records which secondary belongs to which attachment.
+    pairs = {}
+    for state in (podman.state / "attachments").rglob("*.json"):
+        master, secondary = (d["ifname"] for d in json.loads(state.read_text())["delegates"])
+        assert master == state.stem
+        pairs[master] = secondary
+    assert sorted(pairs) == ["eth0", "eth1"] and sorted(pairs.values()) == ["net1", "net2"]
+    bases = set()
+    for master, secondary in pairs.items():
+        base = addrs[master].rsplit(".", 2)[0]
+        assert addrs[master].startswith(base + ".0.") and addrs[secondary].startswith(base + ".1.")
+        bases.add(base)
+    assert bases == {"10.254", "10.250"}
     assert len(reservations(podman.ipam)) == 4
     assert sorted(p.name for p in (podman.state / "attachments").rglob("*.json")) == ["eth0.json", "eth1.json"]
     podman("rm", "-f", "-t", "0", container)

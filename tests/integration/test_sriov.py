@@ -80,8 +80,8 @@ def test_modern_dialect_device_id_allocation_and_stale_owner(sriov_host, netns_f
     added = host.run("sriov", "ADD", conf, **attach(first, cid="m1", ifname="net3"))
     assert added.code == 0, added
     assert pod_links(first)["net3"]["mac"] == "0a:00:00:00:00:42"
-    assert host.calls() == [f"set_vf enp12s0f0 1 mac=0a:00:00:00:00:42 min_tx_rate=10 max_tx_rate=100 "
-                            f"spoofchk=0 trust=1 link_state=1"]
+    assert host.calls() == ["set_vf enp12s0f0 1 mac=0a:00:00:00:00:42 min_tx_rate=10 max_tx_rate=100 "
+                            "spoofchk=0 trust=1 link_state=1"]
     busy = host.run("sriov", "ADD", conf, **attach(second, cid="m2", ifname="net3"))
     assert busy.code == 1 and f"VF {pci} already allocated to {netns_path(first)}" in busy.json["msg"]
     assert host.run("sriov", "DEL", conf, **attach(first, cid="m1", ifname="net3")).code == 0
