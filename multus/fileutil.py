@@ -10,6 +10,17 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+def makedirs_private(path: str) -> None:
+    """Like os.makedirs, but every directory it creates is 0700 (state may name pods and addresses)."""
+    missing = []
+    while path and not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+
+
 def write_atomic(path: str, payload: bytes) -> None:
     """Temp file, fsync, rename, fsync the directory: a reader sees the old or the new file, whole."""
     tmp = f"{path}.tmp{os.getpid()}"
@@ -32,7 +43,7 @@ def locked(path: str) -> Iterator[int]:
     """An exclusive flock on `path` (created 0600, directory 0700), released on exit."""
     import fcntl
 
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    makedirs_private(os.path.dirname(path))
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

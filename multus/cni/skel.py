@@ -20,6 +20,20 @@ if TYPE_CHECKING:
     Handler = Callable[[CmdArgs, dict], "dict | None"]
 
 MAX_CONFIG_BYTES = 4 << 20
+MAX_CONFIG_DEPTH = 64
+
+
+def _depth_ok(value: object, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
 
 
 def read_stdin(stream: BinaryIO) -> bytes:
@@ -38,6 +52,8 @@ def decode_config(stdin: bytes) -> dict:
         raise CniError(DECODE, f"error decoding network config: {exc}") from None
     if not isinstance(conf, dict):
         raise CniError(DECODE, "error decoding network config: expected a JSON object")
+    if not _depth_ok(conf, MAX_CONFIG_DEPTH):
+        raise CniError(INVALID_CONFIG, f"network config is nested deeper than {MAX_CONFIG_DEPTH} levels")
     return conf
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from multus.cni import args as cniargs
+from multus.cni import netns
 from multus.cni import result as cniresult
 from multus.cni.errors import INTERNAL, IO_FAILURE, UNKNOWN_CONTAINER, CniError
 from multus.cni.runtime import RuntimeConf
 from multus.core.delegate import Delegate, resolve
+from multus.core.log import redact
 from multus.core.state import CacheEntry, CorruptState, StateStore
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ class Attacher:
                            self.netconf.delegate_timeout, trace, self.builtins)
 
     def _trace(self, name: str, command: str, stdin: bytes, rc: int, out: bytes, err: bytes) -> None:
-        self.log.debug(f"{command} {name}: sent {stdin.decode(errors='replace')}")
+        self.log.debug(f"{command} {name}: sent {redact(stdin.decode(errors='replace'))}")
         self.log.debug(f"{command} {name}: exit {rc}, stdout {out.decode(errors='replace').strip() or '<empty>'}"
                        + (f", stderr {err.decode(errors='replace').strip()}" if err.strip() else ""))
 
@@ -59,11 +61,17 @@ class Attacher:
 
     def add(self) -> dict:
         cid, ifname = self.cmd.container_id, self.cmd.ifname
+        netns.require(self.cmd.netns)
         with self.store.lock(cid):
             if ifname in self.store.ifnames(cid):
                 raise CniError(INTERNAL, f"container {cid} already has a multus attachment on {ifname}: "
                                          f"DEL it before adding it again")
             delegates = resolve(self.netconf, ifname, self.store.taken_ifnames(cid, ifname))
+            present = sorted(netns.link_names(self.cmd.netns) & {d.ifname for d in delegates})
+            if present:
+                # Never roll back an interface this ADD did not create: refuse before anything runs.
+                raise CniError(INTERNAL, f"interface {', '.join(present)} already exists in {self.cmd.netns}; "
+                                         f"nothing was changed")
             entry = self._entry(delegates)
             self._save(entry)
             attempted: list[Delegate] = []
@@ -124,6 +132,7 @@ class Attacher:
 
     def check(self) -> None:
         cid, ifname = self.cmd.container_id, self.cmd.ifname
+        netns.require(self.cmd.netns)
         with self.store.lock(cid):
             try:
                 entry = self.store.load(cid, ifname)

@@ -11,6 +11,8 @@ import time
 from typing import TextIO
 
 LEVELS = {"panic": 0, "error": 1, "verbose": 2, "debug": 3}
+SECRET_KEY_PATTERN = r"(?i)(pass|secret|token|credential|auth|private|api.?key|key.?data|cert.?data)"
+REDACTED = "<redacted>"
 DEFAULT_LEVEL = "error"
 
 
@@ -51,3 +53,24 @@ class Logger:
 
     def enabled(self, name: str) -> bool:
         return self.level >= LEVELS[name]
+
+
+def redact(text: str) -> str:
+    """A JSON document with every value under a credential-like key replaced; other text as is."""
+    import json
+    import re
+
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    pattern = re.compile(SECRET_KEY_PATTERN)
+
+    def scrub(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: REDACTED if pattern.search(k) else scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    return json.dumps(scrub(doc), sort_keys=True, separators=(",", ":"))

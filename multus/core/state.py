@@ -14,8 +14,9 @@ import json
 import os
 from typing import TYPE_CHECKING
 
+from multus.cni.errors import IO_FAILURE, CniError
 from multus.core.delegate import Delegate
-from multus.fileutil import write_atomic
+from multus.fileutil import makedirs_private, write_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,11 +73,29 @@ class StateStore:
     @contextlib.contextmanager
     def lock(self, container_id: str) -> Iterator[None]:
         """Hold the container's lock; the lock file goes away with the container's last state."""
+        locks = os.path.join(self.root, "locks")
+        try:
+            makedirs_private(self.root)
+            makedirs_private(locks)
+            fd = self._acquire(os.path.join(locks, container_id))
+        except OSError as exc:
+            raise CniError(IO_FAILURE, f"cannot lock state under {self.root}: {exc.strerror}") from None
+        path = os.path.join(locks, container_id)
+        try:
+            yield
+        finally:
+            try:
+                if not self.ifnames(container_id):
+                    os.unlink(path)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+
+    @staticmethod
+    def _acquire(path: str) -> int:
         import fcntl
 
-        locks = os.path.join(self.root, "locks")
-        os.makedirs(locks, mode=0o700, exist_ok=True)
-        path = os.path.join(locks, container_id)
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -86,16 +105,8 @@ class StateStore:
             except FileNotFoundError:
                 current = None
             if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
-                break
+                return fd
             os.close(fd)  # the previous holder removed the file: lock the new one instead
-        try:
-            yield
-        finally:
-            try:
-                if not self.ifnames(container_id):
-                    os.unlink(path)
-            finally:
-                os.close(fd)
 
     def ifnames(self, container_id: str) -> list[str]:
         """Runtime ifnames that have state for this container."""
@@ -118,7 +129,7 @@ class StateStore:
 
     def save(self, entry: CacheEntry) -> None:
         directory = self._container_dir(entry.container_id)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        makedirs_private(directory)
         payload = json.dumps(entry.to_json(), separators=(",", ":")).encode()
         write_atomic(self.path(entry.container_id, entry.ifname), payload)
 

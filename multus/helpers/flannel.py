@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from multus.cni import invoke
 from multus.cni.errors import INVALID_CONFIG, IO_FAILURE, TRY_AGAIN_LATER, CniError
-from multus.fileutil import write_atomic
+from multus.fileutil import makedirs_private, write_atomic
 
 if TYPE_CHECKING:
     from multus.cni.env import CmdArgs
@@ -127,7 +127,7 @@ def cmd_add(cmd: CmdArgs, conf: dict) -> dict:
         raise CniError(IO_FAILURE, f"cannot read {path}: {exc}") from None
     delegate = build_delegate(conf, env)
     saved = _saved_path(conf, cmd)
-    os.makedirs(os.path.dirname(saved), mode=0o700, exist_ok=True)
+    makedirs_private(os.path.dirname(saved))
     write_atomic(saved, json.dumps(delegate).encode())
     return invoke.decode_result(delegate["type"], _run(delegate, cmd, "ADD"))
 

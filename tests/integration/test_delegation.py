@@ -12,11 +12,11 @@ def rec(**kw):
     return {"type": "recorder", **kw}
 
 
-def test_order_ifnames_injection_args_and_capabilities(networks, recorder, tmp_path):
+def test_order_ifnames_injection_args_and_capabilities(networks, recorder, tmp_path, netns):
     conf = networks.multus(rec(capabilities={"portMappings": True}), rec(name="own", cniVersion="0.4.0"),
                            rec(masterplugin=True), version="0.4.0",
                            runtimeConfig={"PortMappings": [{"hostPort": 8080, "containerPort": 80}]})
-    env = {"CNI_CONTAINERID": "rec1", "CNI_NETNS": "/var/run/netns/none", "CNI_IFNAME": "eth0",
+    env = {"CNI_CONTAINERID": "rec1", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0",
            "CNI_PATH": PATH, "CNI_ARGS": "K8S_POD_NAME=p;K8S_POD_NAMESPACE=ns;X=a=b"}
     assert run_inprocess("ADD", conf, **env).code == 0
     adds = recorder()
@@ -37,10 +37,10 @@ def test_order_ifnames_injection_args_and_capabilities(networks, recorder, tmp_p
     assert [c["stdin"]["prevResult"]["interfaces"][0]["name"] for c in dels] == ["net2", "net1", "eth0"]
 
 
-def test_conflist_delegate_chains_prev_result(networks, recorder):
+def test_conflist_delegate_chains_prev_result(networks, recorder, netns):
     conflist = {"name": "chain", "cniVersion": "1.0.0", "plugins": [rec(), rec(marker=2)]}
     conf = networks.multus(conflist)
-    env = {"CNI_CONTAINERID": "rec2", "CNI_NETNS": "/x", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+    env = {"CNI_CONTAINERID": "rec2", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
     assert run_inprocess("ADD", conf, **env).code == 0
     first, second = recorder()
     assert "prevResult" not in first["stdin"]
@@ -50,9 +50,9 @@ def test_conflist_delegate_chains_prev_result(networks, recorder):
     assert [c["stdin"].get("marker") for c in recorder()[2:]] == [2, None]
 
 
-def test_del_attempts_every_delegate_and_keeps_state_on_failure(networks, recorder, monkeypatch):
+def test_del_attempts_every_delegate_and_keeps_state_on_failure(networks, recorder, monkeypatch, netns):
     conf = networks.multus(rec(), rec(), rec())
-    env = {"CNI_CONTAINERID": "rec3", "CNI_NETNS": "/x", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+    env = {"CNI_CONTAINERID": "rec3", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
     assert run_inprocess("ADD", conf, **env).code == 0
     monkeypatch.setenv("RECORDER_FAIL", "DEL:net1")
     failed = run_inprocess("DEL", conf, **env)
@@ -64,10 +64,10 @@ def test_del_attempts_every_delegate_and_keeps_state_on_failure(networks, record
     assert not (networks.state_dir / "attachments" / "rec3").exists()
 
 
-def test_rollback_order_includes_the_failed_delegate(networks, recorder, monkeypatch):
+def test_rollback_order_includes_the_failed_delegate(networks, recorder, monkeypatch, netns):
     monkeypatch.setenv("RECORDER_FAIL", "ADD:net2")
     conf = networks.multus(rec(), rec(), rec(), rec())
-    env = {"CNI_CONTAINERID": "rec4", "CNI_NETNS": "/x", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+    env = {"CNI_CONTAINERID": "rec4", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
     added = run_inprocess("ADD", conf, **env)
     assert added.json["code"] == 11  # the delegate's own code survives
     assert [(c["env"]["CNI_COMMAND"], c["env"]["CNI_IFNAME"]) for c in recorder()] == [
@@ -101,13 +101,13 @@ def test_gc_removes_only_attachments_the_runtime_no_longer_has(netns_factory, ne
     assert run_inprocess("DEL", conf, **attach_env(keep)).code == 0
 
 
-def test_delegate_garbage_and_empty_output_are_named(networks, tmp_path):
+def test_delegate_garbage_and_empty_output_are_named(networks, tmp_path, netns):
     for name, body in {"garbage": "echo 'not json'", "silent": "true", "crash": "echo boom >&2; exit 2"}.items():
         script = tmp_path / name
         script.write_text(f"#!/bin/sh\ncat >/dev/null\n[ \"$CNI_COMMAND\" = ADD ] || exit 0\n{body}\n")
         script.chmod(0o755)
         conf = networks.multus({"type": name})
-        added = run_inprocess("ADD", conf, CNI_CONTAINERID=f"bad-{name}", CNI_NETNS="/x", CNI_IFNAME="eth0",
+        added = run_inprocess("ADD", conf, CNI_CONTAINERID=f"bad-{name}", CNI_NETNS=f"/var/run/netns/{netns}", CNI_IFNAME="eth0",
                               CNI_PATH=str(tmp_path))
         assert added.code == 1 and added.json["code"] == 999
         assert name in added.json["msg"], added

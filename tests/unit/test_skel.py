@@ -80,3 +80,13 @@ def test_unexpected_exception_is_999_with_config_version():
 def test_handler_result_is_printed_once():
     code, doc = dispatch("ADD", CONF, {"ADD": lambda cmd, conf: {"cniVersion": "1.0.0", "ips": []}})
     assert code == 0 and doc == {"cniVersion": "1.0.0", "ips": []}
+
+
+def test_deeply_nested_but_parseable_config_is_refused():
+    nested = {"cniVersion": "1.0.0", "name": "n", "x": []}
+    cur = nested["x"]
+    for _ in range(100):
+        cur.append([])
+        cur = cur[0]
+    rc, doc = dispatch("ADD", nested)
+    assert (rc, doc["code"]) == (1, 7) and "nested deeper" in doc["msg"]

@@ -14,7 +14,7 @@ import os
 import socket
 
 from multus.cni.errors import INTERNAL, CniError
-from multus.fileutil import locked, write_atomic
+from multus.fileutil import locked, makedirs_private, write_atomic
 from multus.helpers.sriov.config import SriovConf
 from multus.helpers.sriov.sysfs import Vf, vf_by_pci, vfs_of
 
@@ -57,7 +57,7 @@ class SriovStore:
                 owner = self.owner(vf.pci)
                 usable = owner is None and len(vf.netdevs) == 1 and in_this_netns(vf.netdevs[0])
                 if usable:
-                    os.makedirs(os.path.dirname(self._alloc_path(vf.pci)), mode=0o700, exist_ok=True)
+                    makedirs_private(os.path.dirname(self._alloc_path(vf.pci)))
                     write_atomic(self._alloc_path(vf.pci), netns.encode())
                     return vf
                 if conf.dialect == "deviceID":
@@ -73,7 +73,7 @@ class SriovStore:
         return os.path.join(self.root, f"{container_id}-{ifname}.json")
 
     def save(self, container_id: str, ifname: str, entry: dict) -> None:
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        makedirs_private(self.root)
         write_atomic(self._entry_path(container_id, ifname), json.dumps(entry).encode())
 
     def load(self, container_id: str, ifname: str) -> dict | None:

@@ -1,0 +1,134 @@
+"""Fault injection: misbehaving delegates, a killed multus, broken state, an unwritable disk."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import BINARY, attach_env, cni_env, ip, links_in, reservations, run_binary, run_inprocess, tag
+
+
+def script(tmp_path, name, add_body, other="exit 0"):
+    path = tmp_path / "plugins" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(f'#!/bin/sh\ncat >/dev/null\nif [ "$CNI_COMMAND" = ADD ]; then\n{add_body}\nfi\n{other}\n')
+    path.chmod(0o755)
+    return str(path.parent)
+
+
+def test_exit_zero_with_an_error_body_is_an_error_and_rolls_back(netns, networks, tmp_path):
+    path = script(tmp_path, "liar", 'echo \'{"cniVersion":"1.0.0","code":11,"msg":"busy, come back"}\'; exit 0')
+    conf = networks.multus(networks.bridge(), {"type": "liar"})
+    added = run_inprocess("ADD", conf, **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
+    assert added.json["code"] == 11 and "liar" in added.json["msg"] and "busy, come back" in added.json["msg"]
+    assert links_in(netns) == ["lo"] and reservations(networks.ipam_dir) == []
+
+
+def test_hung_delegate_is_killed_with_its_children_and_rolled_back(netns, networks, tmp_path):
+    pids = tmp_path / "pids"
+    path = script(tmp_path, "hang", f'sleep 300 & echo "$$ $!" > {pids}; wait')
+    conf = networks.multus(networks.bridge(), networks.macvlan(), {"type": "hang"}, delegateTimeout=1)
+    started = time.monotonic()
+    added = run_inprocess("ADD", conf, **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
+    assert time.monotonic() - started < 60
+    assert added.json["code"] == 11 and "did not answer within 1s" in added.json["msg"]
+    assert "hang" in added.json["msg"]
+    assert links_in(netns) == ["lo"] and reservations(networks.ipam_dir) == []
+    for pid in map(int, pids.read_text().split()):
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
+
+
+def test_multus_killed_mid_add_then_del_removes_everything(netns, networks, tmp_path):
+    marker = tmp_path / "reached"
+    path = script(tmp_path, "stall", f"echo $$ > {marker}; sleep 300")
+    conf = networks.multus(networks.bridge(), networks.macvlan(), {"type": "stall"})
+    env = cni_env("ADD", **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
+    proc = subprocess.Popen([str(BINARY)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    proc.stdin.write(json.dumps(conf).encode())
+    proc.stdin.close()
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "the third delegate never started"
+        assert {"eth0", "net1"} <= set(links_in(netns))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if marker.exists():
+            os.kill(int(marker.read_text()), signal.SIGKILL)
+    deleted = run_binary("DEL", conf, **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
+    assert deleted.code == 0, deleted
+    assert links_in(netns) == ["lo"]
+    assert reservations(networks.ipam_dir) == []
+    assert not list((networks.state_dir / "attachments").iterdir())
+
+
+def test_existing_interface_is_never_touched(netns, networks):
+    ip("-n", netns, "link", "add", "net1", "type", "veth", "peer", "name", "other1")
+    conf = networks.multus(networks.bridge(), networks.macvlan())
+    added = run_inprocess("ADD", conf, **attach_env(netns))
+    assert added.code == 1 and "net1 already exists" in added.json["msg"]
+    assert set(links_in(netns)) == {"lo", "net1", "other1"}  # untouched, and nothing added
+    assert reservations(networks.ipam_dir) == []
+
+
+@pytest.mark.parametrize("bad", ["/var/run/netns/does-not-exist", "/etc/hostname", "/proc/self/ns/mnt", ""])
+def test_add_needs_a_real_network_namespace(networks, bad):
+    env = attach_env("x", CNI_NETNS=bad)
+    added = run_inprocess("ADD", networks.multus(networks.bridge()), **env)
+    assert added.json["code"] in (4, 8) and added.code == 1
+
+
+@pytest.fixture
+def small_mount(tmp_path):
+    mounts = []
+
+    def mount(*options: str):
+        target = tmp_path / f"mnt{len(mounts)}"
+        target.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(target)], check=True)
+        mounts.append(target)
+        return target
+
+    yield mount
+    for target in mounts:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def test_read_only_cache_fails_add_before_any_delegate(netns, networks, small_mount, recorder):
+    ro = small_mount("ro", "size=1m")
+    conf = networks.multus({"type": "recorder"}, cniDir=str(ro / "state"))
+    added = run_inprocess("ADD", conf, **attach_env(netns), CNI_PATH="tests/fakeplugins")
+    assert (added.code, added.json["code"]) == (1, 5), added
+    assert recorder() == []
+
+
+def test_full_disk_fails_add_before_any_delegate(netns, networks, small_mount, recorder):
+    full = small_mount("size=64k")
+    (full / "state").mkdir()
+    fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    conf = networks.multus({"type": "recorder"}, cniDir=str(full / "state"))
+    added = run_inprocess("ADD", conf, **attach_env(netns), CNI_PATH="tests/fakeplugins")
+    assert (added.code, added.json["code"]) == (1, 5), added
+    assert recorder() == []
+
+
+def test_state_files_are_private(netns, networks, tmp_path):
+    conf = networks.multus(networks.bridge(), cniDir=str(tmp_path / f"fresh-{tag()}" / "cache"))
+    assert run_inprocess("ADD", conf, **attach_env(netns)).code == 0
+    root = tmp_path.glob("fresh-*/cache")
+    [cache] = list(root)
+    modes = {p.relative_to(cache).as_posix(): p.stat().st_mode & 0o777 for p in [cache, *cache.rglob("*")]}
+    assert all(mode == (0o700 if (cache / name).is_dir() else 0o600) for name, mode in modes.items()), modes
+    assert run_inprocess("DEL", conf, **attach_env(netns)).code == 0
