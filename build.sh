@@ -38,8 +38,9 @@ build() {
     SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800)
     export SOURCE_DATE_EPOCH
     "$VENV/bin/shiv" --site-packages build/site-packages -e multus.entry:main \
-        -p "$PYTHON -sE" --compile-pyc --reproducible --root /var/cache/multus \
+        -p "$PYTHON -sSE" --compile-pyc --reproducible --root /var/cache/multus \
         -o build/multus.tmp >/dev/null
+    "$VENV/bin/python" build/fastmain.py build/multus.tmp
     mv build/multus.tmp build/multus
     CNI_COMMAND=VERSION build/multus >/dev/null
     echo "built build/multus ($(wc -c < build/multus) bytes, interpreter $PYTHON)"

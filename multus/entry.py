@@ -17,13 +17,18 @@ def self_command(argv: list[str]) -> list[str]:
 
 
 def main() -> int:
+    command = os.environ.get("CNI_COMMAND")
+    if command == "VERSION":
+        from multus.cni.skel import dispatch
+
+        return dispatch({}, dict(os.environ), b"", sys.stdout.buffer)
     from multus.helpers import helper_name
 
     helper = helper_name(sys.argv)
-    if os.environ.get("CNI_COMMAND"):
+    if command:
         from multus.cni.skel import read_stdin
 
-        stdin = b"" if os.environ["CNI_COMMAND"] == "VERSION" else read_stdin(sys.stdin.buffer)
+        stdin = read_stdin(sys.stdin.buffer)
         if helper:
             from multus.helpers import run_helper
 

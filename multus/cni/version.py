@@ -53,3 +53,12 @@ def require_command(command: str, version: str) -> None:
 
 def info() -> dict:
     return {"cniVersion": CURRENT, "supportedVersions": list(SUPPORTED)}
+
+
+def info_text() -> bytes:
+    """The VERSION answer, as json.dumps(info(), indent=4) would print it, without importing json.
+
+    VERSION is called before every ADD and DEL by some runtimes (Podman), so it is kept minimal.
+    """
+    versions = ",\n".join(f'        "{v}"' for v in SUPPORTED)
+    return f'{{\n    "cniVersion": "{CURRENT}",\n    "supportedVersions": [\n{versions}\n    ]\n}}\n'.encode()

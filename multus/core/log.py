@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 LEVELS = {"panic": 0, "error": 1, "verbose": 2, "debug": 3}
 SECRET_KEY_PATTERN = r"(?i)(pass|secret|token|credential|auth|private|api.?key|key.?data|cert.?data)"
