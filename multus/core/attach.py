@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from multus.core.netconf import NetConf
 
 
+class _Failed(Exception):
+    """A delegate's ADD failed: which one, and its error (code kept)."""
+
+    def __init__(self, delegate: Delegate, error: CniError) -> None:
+        super().__init__(error.msg)
+        self.delegate = delegate
+        self.error = error
+
+
 class Attacher:
     """Runs one request's delegates with the runtime's identity and the operator's settings."""
 
@@ -75,20 +84,61 @@ class Attacher:
             self._save(entry)
             attempted: list[Delegate] = []
             try:
-                for delegate in delegates:
-                    attempted.append(delegate)
-                    self.log.verbose(f"ADD {delegate.label}")
-                    delegate.result = delegate.network.add(self.runtime(delegate))
+                self._add_each(delegates, attempted)
                 self._save(entry)
-            except CniError as exc:
+            except _Failed as failed:
                 self._rollback(attempted)
                 self.store.remove(cid, ifname)
-                failed = attempted[-1]
-                raise (exc.wrap(f"delegate {failed.label}: ADD failed") if failed.result is None else exc) from None
+                raise failed.error.wrap(f"delegate {failed.delegate.label}: ADD failed") from None
+            except CniError:
+                self._rollback(attempted)
+                self.store.remove(cid, ifname)
+                raise
         master = delegates[0]
         assert master.result is not None
         return cniresult.convert(master.result, cniresult.version_of(master.result, master.network.cni_version),
                                  self.netconf.cni_version)
+
+    def _add_each(self, delegates: list[Delegate], attempted: list[Delegate]) -> None:
+        """The master first; then the others one by one, or all together with concurrentDelegates.
+
+        Either way the same delegates get the same names and configs, and a failure rolls back
+        everything started, so results, state and output do not depend on the mode.
+        """
+        rest = delegates[1:]
+        groups = [delegates[:1], rest] if self.netconf.concurrent_delegates and len(rest) > 1 else \
+            [[d] for d in delegates]
+        for group in groups:
+            attempted.extend(group)
+            failures = self._add_group(group)
+            if failures:
+                raise failures[0]
+
+    def _add_one(self, delegate: Delegate) -> _Failed | None:
+        self.log.verbose(f"ADD {delegate.label}")
+        try:
+            delegate.result = delegate.network.add(self.runtime(delegate))
+        except CniError as exc:
+            return _Failed(delegate, exc)
+        return None
+
+    def _add_group(self, group: list[Delegate]) -> list[_Failed]:
+        if len(group) == 1:
+            failed = self._add_one(group[0])
+            return [failed] if failed else []
+        import threading
+
+        outcomes: list[_Failed | None] = [None] * len(group)
+
+        def work(i: int) -> None:
+            outcomes[i] = self._add_one(group[i])
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(group))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return [o for o in outcomes if o is not None]
 
     def _rollback(self, attempted: list[Delegate]) -> None:
         for delegate in reversed(attempted):

@@ -188,3 +188,20 @@ def test_binary_version_and_cycle(netns, networks):
     deleted = run_binary("DEL", conf, **env)
     assert deleted.code == 0, deleted
     assert links_in(netns) == ["lo"]
+
+
+def test_sequential_and_concurrent_modes_give_identical_output_and_state(netns_factory, networks):
+    outputs, states = [], []
+    for concurrent in (False, True):
+        ns = netns_factory()
+        conf = networks.multus(networks.bridge(), networks.macvlan(), networks.ptp(), concurrentDelegates=concurrent)
+        env = attach_env(ns, cid="same-cid")
+        added = run_inprocess("ADD", conf, **env)
+        assert added.code == 0, added
+        stored = json.loads(next((networks.state_dir / "attachments").rglob("eth0.json")).read_text())
+        states.append([(d["index"], d["ifname"], d["master"], d["conf"]["type"]) for d in stored["delegates"]])
+        outputs.append({k: v for k, v in added.json.items() if k not in ("interfaces", "ips")})
+        assert set(links_in(ns)) == {"lo", "eth0", "net1", "net2"}
+        assert run_inprocess("DEL", conf, **env).code == 0
+        assert links_in(ns) == ["lo"]
+    assert outputs[0] == outputs[1] and states[0] == states[1]

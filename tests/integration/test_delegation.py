@@ -15,7 +15,8 @@ def rec(**kw):
 def test_order_ifnames_injection_args_and_capabilities(networks, recorder, tmp_path, netns):
     conf = networks.multus(rec(capabilities={"portMappings": True}), rec(name="own", cniVersion="0.4.0"),
                            rec(masterplugin=True), version="0.4.0",
-                           runtimeConfig={"PortMappings": [{"hostPort": 8080, "containerPort": 80}]})
+                           runtimeConfig={"PortMappings": [{"hostPort": 8080, "containerPort": 80}]},
+                           concurrentDelegates=False)
     env = {"CNI_CONTAINERID": "rec1", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0",
            "CNI_PATH": PATH, "CNI_ARGS": "K8S_POD_NAME=p;K8S_POD_NAMESPACE=ns;X=a=b"}
     assert run_inprocess("ADD", conf, **env).code == 0
@@ -66,7 +67,7 @@ def test_del_attempts_every_delegate_and_keeps_state_on_failure(networks, record
 
 def test_rollback_order_includes_the_failed_delegate(networks, recorder, monkeypatch, netns):
     monkeypatch.setenv("RECORDER_FAIL", "ADD:net2")
-    conf = networks.multus(rec(), rec(), rec(), rec())
+    conf = networks.multus(rec(), rec(), rec(), rec(), concurrentDelegates=False)
     env = {"CNI_CONTAINERID": "rec4", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
     added = run_inprocess("ADD", conf, **env)
     assert added.json["code"] == 11  # the delegate's own code survives
@@ -112,3 +113,16 @@ def test_delegate_garbage_and_empty_output_are_named(networks, tmp_path, netns):
         assert added.code == 1 and added.json["code"] == 999
         assert name in added.json["msg"], added
         assert json.dumps(added.json).count("Traceback") == 0
+
+
+def test_concurrent_mode_rolls_back_every_started_delegate(networks, recorder, monkeypatch, netns):
+    monkeypatch.setenv("RECORDER_FAIL", "ADD:net2")
+    conf = networks.multus(rec(), rec(), rec(), rec(), concurrentDelegates=True)
+    env = {"CNI_CONTAINERID": "rec5", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+    added = run_inprocess("ADD", conf, **env)
+    assert added.json["code"] == 11 and "net2" in added.json["msg"]
+    calls = [(c["env"]["CNI_COMMAND"], c["env"]["CNI_IFNAME"]) for c in recorder()]
+    assert calls[0] == ("ADD", "eth0")  # the master always runs first, alone
+    assert sorted(calls[1:4]) == [("ADD", "net1"), ("ADD", "net2"), ("ADD", "net3")]
+    assert calls[4:] == [("DEL", "net3"), ("DEL", "net2"), ("DEL", "net1"), ("DEL", "eth0")]
+    assert not (networks.state_dir / "attachments" / "rec5").exists()
