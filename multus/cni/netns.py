@@ -37,7 +37,6 @@ def require(path: str) -> None:
 
 def link_names(path: str) -> set[str]:
     import ctypes
-    import socket
 
     libc = ctypes.CDLL(None, use_errno=True)
     home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -47,7 +46,9 @@ def link_names(path: str) -> set[str]:
             err = ctypes.get_errno()
             raise CniError(INVALID_NETNS, f"cannot enter {path!r}: {os.strerror(err)}")
         try:
-            return {name for _, name in socket.if_nameindex()}
+            # /proc/thread-self/net follows the thread's current namespace; no socket module needed.
+            with open("/proc/thread-self/net/dev") as f:
+                return {line.split(":", 1)[0].strip() for line in f.read().splitlines()[2:] if ":" in line}
         finally:
             if libc.setns(home, CLONE_NEWNET) != 0:
                 os.write(2, b"multus: cannot return to the host network namespace; exiting\n")
