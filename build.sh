@@ -3,6 +3,7 @@
 #   ./build.sh          build only
 #   ./build.sh demo     install what the demo needs, build, run `build/multus demo`
 #   ./build.sh test     install what the tests need, build, run the whole suite (tox)
+#   ./build.sh bench    build, then run the benchmark (benchmarks/bench.py; JSON in benchmarks/results/)
 #   ./build.sh deps     install the Debian packages only
 # MULTUS_PYTHON sets the interpreter written into the file's shebang (default /usr/bin/python3).
 set -eu
@@ -51,5 +52,6 @@ case "${1:-build}" in
     deps) apt_install $TEST_PACKAGES ;;
     demo) apt_install $DEMO_PACKAGES; build; build/multus demo ;;
     test) apt_install $TEST_PACKAGES; build; "$VENV/bin/tox" ;;
-    *) echo "usage: $0 [build|deps|demo|test]" >&2; exit 2 ;;
+    bench) shift; apt_install $DEMO_PACKAGES; build; "$PYTHON" benchmarks/bench.py "$@" ;;
+    *) echo "usage: $0 [build|deps|demo|test|bench]" >&2; exit 2 ;;
 esac

@@ -181,10 +181,13 @@ class Bench:
         return timed([self.binary], json.dumps(conf).encode(), env)[0]
 
 
-def imports_profile(binary: str, scratch: str) -> list[tuple[str, int]]:
-    """Cumulative import time (µs) of the heaviest modules on a VERSION run."""
-    env = dict(os.environ, CNI_COMMAND="VERSION")
-    err = subprocess.run([PYTHON, "-sSE", "-X", "importtime", binary], capture_output=True, text=True, env=env).stderr
+def imports_profile(binary: str, bench: Bench, command: str) -> list[tuple[str, int]]:
+    """Cumulative import time (µs) of the heaviest top-level imports of one run (DEL: a full request path)."""
+    env = bench.env(command, "gone", "profile")
+    env["CNI_NETNS"] = ""
+    conf = json.dumps(bench.multus_conf(1, True)).encode()
+    err = subprocess.run([PYTHON, "-sSE", "-X", "importtime", binary], input=conf, capture_output=True,
+                         env=env).stderr.decode()
     rows = []
     for line in err.splitlines():
         if line.startswith("import time:") and "|" in line and "cumulative" not in line:
@@ -248,8 +251,14 @@ def print_report(report: dict) -> None:
     st = report["stored"]
     print(f"10,000 stored containers: 1-delegate ADD {st['add_empty']} → {st['add_10000']} ms, "
           f"DEL {st['del_empty']} → {st['del_10000']} ms, GC of 10,000 {st['gc_10000']} ms")
-    print("\nwhere start-up goes (VERSION, cumulative import µs): " +
-          ", ".join(f"{name} {us}" for name, us in report["imports"]))
+    for command, rows in report["imports"].items():
+        print(f"\nwhere {command} start-up goes (cumulative import µs, top-level): " +
+              ", ".join(f"{name} {us}" for name, us in rows))
+    v = report["version"]
+    add1 = report["scenarios"][1]
+    print(f"1-delegate ADD overhead {add1['overhead_add']} ms = interpreter {v['python']['median']} ms + "
+          f"multus start-up {round(v['multus']['median'] - v['python']['median'], 1)} ms + "
+          f"request work and imports {round(add1['overhead_add'] - v['multus']['median'], 1)} ms")
     print("\ntargets:")
     for name, ok in report["targets"].items():
         print(f"  {'PASS' if ok else 'MISS'}  {name}")
@@ -302,7 +311,7 @@ def main() -> int:
                   "gc_10000": round(bench.gc_time(big, 10000), 1)}
         report = summarize(bench, args.cycles, stored)
         report["rss_kib"] = rss
-        report["imports"] = imports_profile(binary, scratch)
+        report["imports"] = {cmd: imports_profile(binary, bench, cmd) for cmd in ("VERSION", "DEL")}
         print_report(report)
         os.makedirs(os.path.dirname(args.report), exist_ok=True)
         with open(args.report, "w") as f:

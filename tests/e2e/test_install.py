@@ -1,0 +1,96 @@
+"""The built file as an operator installs it: first run, another user, no usable home, no bytecode writes."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BINARY, REPO
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def install_dir():
+    """A world-readable directory (pytest's tmp dirs are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="multus-install-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def build_id() -> str:
+    import zipfile
+
+    with zipfile.ZipFile(BINARY) as zf:
+        return json.loads(zf.read("environment.json"))["build_id"]
+
+
+def run(argv, uid=None, **env):
+    base = {"PATH": "/usr/bin:/bin", **env}
+    prefix = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] if uid is not None else []
+    return subprocess.run(prefix + [str(a) for a in argv], input="", capture_output=True, text=True, env=base,
+                          timeout=120)
+
+
+def test_first_run_unpacks_with_bytecode_even_when_told_not_to_write_any(install_dir):
+    name = f"multus-first-{os.getpid()}"
+    target = install_dir / name
+    shutil.copy(BINARY, target)
+    cache = Path("/var/cache/multus") / f"{name}_{build_id()}"
+    try:
+        out = run([target], CNI_COMMAND="VERSION", PYTHONDONTWRITEBYTECODE="1")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["cniVersion"] == "1.1.0"
+        assert list((cache / "site-packages" / "multus" / "__pycache__").glob("entry.*.pyc"))
+        again = run([target, "validate", REPO / "examples" / "basic.conf"])
+        assert again.returncode == 0 and "valid" in again.stdout, again.stderr
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_non_root_user_with_unusable_home(install_dir):
+    name = f"multus-user-{os.getpid()}"
+    target = install_dir / name
+    shutil.copy(BINARY, target)
+    (install_dir / "basic.conf").write_text((REPO / "examples" / "basic.conf").read_text())
+    private = Path(tempfile.gettempdir()) / f"multus-{NOBODY}"
+    created = not private.exists()
+    try:
+        for home in ("/nonexistent", "/proc"):
+            out = run([target], uid=NOBODY, CNI_COMMAND="VERSION", HOME=home)
+            assert out.returncode == 0, out.stderr
+            cli = run([target, "validate", install_dir / "basic.conf"], uid=NOBODY, HOME=home)
+            assert cli.returncode == 0 and "valid" in cli.stdout, cli.stderr
+        # /var/cache/multus is root's: the unprivileged user unpacked into its own private directory.
+        assert private.stat().st_uid == NOBODY and private.stat().st_mode & 0o077 == 0
+    finally:
+        if created:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+def test_a_cache_directory_prepared_by_someone_else_is_refused(install_dir):
+    private = Path(tempfile.gettempdir()) / f"multus-{NOBODY}"
+    if private.exists():
+        pytest.fail(f"{private} exists already; remove it to run this test")
+    private.mkdir(mode=0o777)
+    private.chmod(0o777)
+    try:
+        target = install_dir / "multus-trap"
+        shutil.copy(BINARY, target)
+        out = run([target], uid=NOBODY, CNI_COMMAND="VERSION")
+        assert out.returncode != 0 and "not private" in out.stderr
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def test_installed_under_a_helper_name_it_is_that_plugin(install_dir):
+    (install_dir / "flannel").symlink_to(BINARY)
+    out = run([install_dir / "flannel"], CNI_COMMAND="ADD", CNI_CONTAINERID="c", CNI_NETNS="/proc/self/ns/net",
+              CNI_IFNAME="eth9", CNI_PATH="/usr/lib/cni")
+    # No stdin config: the flannel plugin itself answers with the decoding error.
+    assert out.returncode == 1 and json.loads(out.stdout)["code"] == 6
