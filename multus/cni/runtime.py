@@ -117,8 +117,11 @@ class Network:
         for plugin in self.plugins:
             self._run(plugin, "STATUS", rt, None)
 
+    def collects_garbage(self) -> bool:
+        return ver.at_least(self.cni_version, "1.1.0") and not self.conf.get("disableGC")
+
     def gc(self, rt: RuntimeConf, valid: list[dict]) -> None:
-        if not ver.at_least(self.cni_version, "1.1.0") or self.conf.get("disableGC"):
+        if not self.collects_garbage():
             return
         extra = {"cni.dev/valid-attachments": valid, "cni.dev/attachments": valid}
         for plugin in self.plugins:

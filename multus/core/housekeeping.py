@@ -12,7 +12,7 @@ from multus.cni.env import CmdArgs
 from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.core.attach import Attacher
 from multus.core.delegate import resolve
-from multus.core.state import CorruptState
+from multus.core.state import CacheEntry, CorruptState
 
 VALID_KEY = "cni.dev/valid-attachments"
 
@@ -29,29 +29,39 @@ def _valid_attachments(raw: dict) -> set[tuple[str, str]]:
     return {(str(i.get("containerID", "")), str(i.get("ifname", ""))) for i in items}
 
 
+def _load(helper: Attacher, cid: str, ifname: str) -> CacheEntry | None:
+    try:
+        return helper.store.load(cid, ifname)
+    except CorruptState:
+        return None
+
+
 def gc(helper: Attacher) -> None:
+    """Stale attachments are found from directory names alone; files are read only when needed
+    (to undo a stale attachment, or to tell a 1.1 delegate which of its attachments remain)."""
     netconf, cmd, log = helper.netconf, helper.cmd, helper.log
     valid = _valid_attachments(netconf.raw)
     errors: list[CniError] = []
+    stored = [(cid, ifname) for cid in helper.store.containers() for ifname in helper.store.ifnames(cid)]
+    for cid, ifname in stored:
+        if (cid, ifname) in valid:
+            continue
+        log.verbose(f"GC: removing stale attachment {cid}/{ifname}")
+        entry = _load(helper, cid, ifname)
+        stale = CmdArgs("DEL", cid, entry.netns if entry else "", ifname, entry.cni_args if entry else "",
+                        cmd.path, cmd.environ, b"")
+        try:
+            helper.for_attachment(stale).delete()
+        except CniError as exc:
+            errors.append(exc.wrap(f"GC of {cid}/{ifname}"))
+    collecting = [d for d in resolve(netconf, "eth0") if d.network.collects_garbage()]
     kept: dict[str, list[dict]] = {}
-    for cid in helper.store.containers():
-        for ifname in helper.store.ifnames(cid):
-            try:
-                entry = helper.store.load(cid, ifname)
-            except CorruptState:
-                entry = None
-            if (cid, ifname) in valid:
-                for d in entry.delegates if entry else []:
-                    kept.setdefault(d.conf.get("name", ""), []).append({"containerID": cid, "ifname": d.ifname})
-                continue
-            log.verbose(f"GC: removing stale attachment {cid}/{ifname}")
-            stale = CmdArgs("DEL", cid, entry.netns if entry else "", ifname, entry.cni_args if entry else "",
-                            cmd.path, cmd.environ, b"")
-            try:
-                helper.for_attachment(stale).delete()
-            except CniError as exc:
-                errors.append(exc.wrap(f"GC of {cid}/{ifname}"))
-    for delegate in resolve(netconf, "eth0"):
+    if collecting:
+        for cid, ifname in stored:
+            entry = _load(helper, cid, ifname) if (cid, ifname) in valid else None
+            for d in entry.delegates if entry else []:
+                kept.setdefault(d.conf.get("name", ""), []).append({"containerID": cid, "ifname": d.ifname})
+    for delegate in collecting:
         try:
             delegate.network.gc(helper.runtime(delegate), kept.get(delegate.conf.get("name", ""), []))
         except CniError as exc:

@@ -126,3 +126,19 @@ def test_concurrent_mode_rolls_back_every_started_delegate(networks, recorder, m
     assert sorted(calls[1:4]) == [("ADD", "net1"), ("ADD", "net2"), ("ADD", "net3")]
     assert calls[4:] == [("DEL", "net3"), ("DEL", "net2"), ("DEL", "net1"), ("DEL", "eth0")]
     assert not (networks.state_dir / "attachments" / "rec5").exists()
+
+
+def test_gc_tells_each_1_1_delegate_which_of_its_attachments_remain(networks, recorder, netns_factory):
+    conf = networks.multus(rec(name="m", cniVersion="1.1.0"), rec(name="s", cniVersion="1.1.0"), version="1.1.0")
+    keep, drop = netns_factory(), netns_factory()
+    for ns in (keep, drop):
+        env = {"CNI_CONTAINERID": ns, "CNI_NETNS": f"/var/run/netns/{ns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+        assert run_inprocess("ADD", conf, **env).code == 0
+    gc_conf = {**conf, "cni.dev/valid-attachments": [{"containerID": keep, "ifname": "eth0"}]}
+    assert run_inprocess("GC", gc_conf, CNI_PATH=PATH).code == 0
+    calls = recorder()[4:]
+    dels = [(c["env"]["CNI_CONTAINERID"], c["env"]["CNI_IFNAME"]) for c in calls if c["env"]["CNI_COMMAND"] == "DEL"]
+    assert dels == [(drop, "net1"), (drop, "eth0")]
+    gcs = {c["stdin"]["name"]: c["stdin"]["cni.dev/valid-attachments"] for c in calls
+           if c["env"]["CNI_COMMAND"] == "GC"}
+    assert gcs == {"m": [{"containerID": keep, "ifname": "eth0"}], "s": [{"containerID": keep, "ifname": "net1"}]}
