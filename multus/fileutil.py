@@ -21,8 +21,12 @@ def makedirs_private(path: str) -> None:
             os.mkdir(directory, 0o700)
 
 
-def write_atomic(path: str, payload: bytes) -> None:
-    """Temp file, fsync, rename, fsync the directory: a reader sees the old or the new file, whole."""
+def write_atomic(path: str, payload: bytes, sync_dir: bool = True) -> None:
+    """Temp file, fsync, rename, fsync the directory: a reader sees the old or the new file, whole.
+
+    `sync_dir=False` skips the directory fsync, for a replacement whose loss in a power cut is
+    harmless because the file it replaces is already durable.
+    """
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -31,6 +35,8 @@ def write_atomic(path: str, payload: bytes) -> None:
     finally:
         os.close(fd)
     os.rename(tmp, path)
+    if not sync_dir:
+        return
     dfd = os.open(os.path.dirname(path), os.O_RDONLY)
     try:
         os.fsync(dfd)

@@ -61,9 +61,9 @@ class Attacher:
         return CacheEntry(self.cmd.container_id, self.cmd.ifname, self.cmd.netns, self.cmd.args,
                           self.netconf.cni_version, delegates)
 
-    def _save(self, entry: CacheEntry) -> None:
+    def _save(self, entry: CacheEntry, update: bool = False) -> None:
         try:
-            self.store.save(entry)
+            self.store.save(entry, update)
         except OSError as exc:
             raise CniError(IO_FAILURE, f"cannot write state under {self.netconf.cni_dir}: {exc.strerror}") from None
 
@@ -85,7 +85,7 @@ class Attacher:
             attempted: list[Delegate] = []
             try:
                 self._add_each(delegates, attempted)
-                self._save(entry)
+                self._save(entry, update=True)
             except _Failed as failed:
                 self._rollback(attempted)
                 self.store.remove(cid, ifname)

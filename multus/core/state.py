@@ -127,11 +127,13 @@ class StateStore:
         except (ValueError, RecursionError) as exc:
             raise CorruptState(f"{self.path(container_id, ifname)}: {exc}") from None
 
-    def save(self, entry: CacheEntry) -> None:
+    def save(self, entry: CacheEntry, update: bool = False) -> None:
+        """`update`: the entry's first version is on disk already, so losing this one in a power cut
+        only loses results (DEL then runs without prevResult); the directory fsync is skipped."""
         directory = self._container_dir(entry.container_id)
         makedirs_private(directory)
         payload = json.dumps(entry.to_json(), separators=(",", ":")).encode()
-        write_atomic(self.path(entry.container_id, entry.ifname), payload)
+        write_atomic(self.path(entry.container_id, entry.ifname), payload, sync_dir=not update)
 
     def remove(self, container_id: str, ifname: str) -> None:
         with contextlib.suppress(FileNotFoundError):
