@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")"
 PYTHON=${MULTUS_PYTHON:-/usr/bin/python3}
 VENV=build/.venv
-DEMO_PACKAGES="containernetworking-plugins iproute2 python3-venv"
+DEMO_PACKAGES="containernetworking-plugins iproute2 iputils-ping python3-venv"
 TEST_PACKAGES="$DEMO_PACKAGES podman runc busybox-static uidmap iptables"
 
 apt_install() {

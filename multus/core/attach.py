@@ -43,7 +43,12 @@ class Attacher:
         self.log = log
         self.builtins = builtins or {}
         self.store = StateStore(netconf.cni_dir)
-        self.delegate_args = cniargs.for_delegates(cmd.args)
+        self.delegate_args = self._delegate_args(cmd)
+
+    @staticmethod
+    def _delegate_args(cmd: CmdArgs) -> str:
+        """ADD and CHECK refuse malformed CNI_ARGS; DEL drops the malformed items, so it still converges."""
+        return cniargs.for_delegates(cmd.args, strict=cmd.command != "DEL")
 
     def runtime(self, delegate: Delegate, netns: str | None = None) -> RuntimeConf:
         trace = self._trace if self.log.enabled("debug") else None

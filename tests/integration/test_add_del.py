@@ -205,3 +205,13 @@ def test_sequential_and_concurrent_modes_give_identical_output_and_state(netns_f
         assert run_inprocess("DEL", conf, **env).code == 0
         assert links_in(ns) == ["lo"]
     assert outputs[0] == outputs[1] and states[0] == states[1]
+
+
+def test_del_converges_even_with_malformed_cni_args(netns, networks):
+    conf = three(networks)
+    assert run_inprocess("ADD", conf, **attach_env(netns)).code == 0
+    refused = run_inprocess("ADD", conf, **attach_env(netns, cid="other", CNI_ARGS="garbage"))
+    assert refused.json["code"] == 4
+    deleted = run_inprocess("DEL", conf, **attach_env(netns, CNI_ARGS="IgnoreUnknown=1;garbage"))
+    assert deleted.code == 0, deleted
+    assert links_in(netns) == ["lo"] and reservations(networks.ipam_dir) == []

@@ -71,6 +71,7 @@ def test_demo_runs_and_cleans_up():
     out = cli("demo", "--cni-path", "/usr/lib/cni")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "demo OK" in out.stdout and "net2" in out.stdout
+    assert "eth0" in out.stdout and out.stdout.count(": ok") == 2  # both pings between the two pods
     assert subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout == before
     assert not [ns for ns in subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout.split()
                 if ns.startswith("multus-demo")]
