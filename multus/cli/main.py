@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import click
 
@@ -34,7 +36,7 @@ def run_cni(command: str, config: bytes, verbose: bool, **env: str) -> int:
     return code
 
 
-def _attachment_options(fn):  # type: ignore[no-untyped-def]
+def _attachment_options(fn: Callable[..., None]) -> Callable[..., None]:
     for option in reversed([
         click.option("--netns", default="", help="Network namespace: an `ip netns` name or a path."),
         click.option("--config", "config", type=click.File("rb"), required=True, help="Multus config file (- for stdin)."),
@@ -48,7 +50,7 @@ def _attachment_options(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _attachment(command: str, ctx: click.Context, netns: str, config, container_id: str, ifname: str,  # type: ignore[no-untyped-def]
+def _attachment(command: str, ctx: click.Context, netns: str, config: BinaryIO, container_id: str, ifname: str,
                 cni_path: str, cni_args: str) -> None:
     if command != "DEL" and not netns:
         raise click.UsageError("--netns is required")
@@ -70,7 +72,7 @@ def _attachment_command(command: str, summary: str) -> None:
     @cli.command(command.lower(), help=summary)
     @_attachment_options
     @click.pass_context
-    def run(ctx: click.Context, **kw) -> None:  # type: ignore[no-untyped-def]
+    def run(ctx: click.Context, **kw: Any) -> None:
         _attachment(command, ctx, **kw)
 
 
@@ -83,7 +85,7 @@ _attachment_command("CHECK", "CHECK every delegate against its stored result.")
 @click.option("--config", "config", type=click.File("rb"), required=True)
 @click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH))
 @click.pass_context
-def status_cmd(ctx: click.Context, config, cni_path: str) -> None:  # type: ignore[no-untyped-def]
+def status_cmd(ctx: click.Context, config: BinaryIO, cni_path: str) -> None:
     """Ask the master delegate whether it is ready (CNI 1.1)."""
     ctx.exit(run_cni("STATUS", config.read(), ctx.obj["verbose"], CNI_PATH=cni_path))
 
@@ -94,7 +96,7 @@ def status_cmd(ctx: click.Context, config, cni_path: str) -> None:  # type: igno
 @click.option("--valid", multiple=True, metavar="CONTAINERID/IFNAME",
               help="An attachment to keep; repeat. Everything else in the state is removed.")
 @click.pass_context
-def gc_cmd(ctx: click.Context, config, cni_path: str, valid: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def gc_cmd(ctx: click.Context, config: BinaryIO, cni_path: str, valid: tuple[str, ...]) -> None:
     """Remove stored attachments the runtime no longer has (CNI 1.1)."""
     import json
 
@@ -120,7 +122,7 @@ def version_cmd() -> None:
 @click.argument("config", type=click.File("rb"))
 @click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH))
 @click.option("--ifname", default="eth0", show_default=True)
-def validate_cmd(config, cni_path: str, ifname: str) -> None:  # type: ignore[no-untyped-def]
+def validate_cmd(config: BinaryIO, cni_path: str, ifname: str) -> None:
     """Load a config and explain what an ADD would do, without touching any namespace."""
     from multus.cli.explain import explain
 

@@ -115,6 +115,7 @@ def _reap(pid: int, deadline: float | None) -> int | None:
         done, status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)
         if done:
             return os.waitstatus_to_exitcode(status)
+        assert deadline is not None  # without one, waitpid above blocked until the plugin exited
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.001)

@@ -36,7 +36,8 @@ def to_current(result: dict, version: str) -> dict:
     ver.parse(version)
     model: dict = {}
     if version in _LEGACY:
-        ips, routes = [], []
+        ips: list[dict] = []
+        routes: list[dict] = []
         for key in ("ip4", "ip6"):
             block = result.get(key)
             if block is None:

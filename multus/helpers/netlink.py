@@ -19,7 +19,7 @@ EEXIST = 17
 
 
 @contextlib.contextmanager
-def _socket(netns: str = "") -> Iterator:  # type: ignore[type-arg]
+def _socket(netns: str = "") -> Iterator:
     from pyroute2 import IPRoute
 
     ipr = IPRoute(netns=netns) if netns else IPRoute()
@@ -33,7 +33,7 @@ def _fail(action: str, exc: Exception) -> CniError:
     return CniError(INTERNAL, f"netlink: {action}: {exc}")
 
 
-def _index(ipr, ifname: str) -> int:  # type: ignore[no-untyped-def]
+def _index(ipr, ifname: str) -> int:
     found = ipr.link_lookup(ifname=ifname)
     if not found:
         raise CniError(INTERNAL, f"netlink: link {ifname!r} not found")

@@ -47,7 +47,7 @@ class SriovConf:
 
     def __init__(self, raw: dict, runtime_ifname: str) -> None:
         self.raw = raw
-        runtime = raw.get("runtimeConfig") if isinstance(raw.get("runtimeConfig"), dict) else {}
+        runtime: dict = raw["runtimeConfig"] if isinstance(raw.get("runtimeConfig"), dict) else {}
         device_id = runtime.get("deviceID") or runtime.get("pciBusID") or raw.get("deviceID")
         if "if0" in raw:
             self.dialect = "if0"
