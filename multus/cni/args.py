@@ -43,9 +43,3 @@ def for_delegates(text: str, strict: bool = True) -> str:
         pairs.insert(0, ("IgnoreUnknown", "1"))
     return format_pairs(pairs)
 
-
-def lookup(text: str, key: str) -> str:
-    for k, v in parse(text):
-        if k == key:
-            return v
-    return ""

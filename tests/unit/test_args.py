@@ -28,10 +28,5 @@ def test_delegates_always_get_ignore_unknown():
     assert args.for_delegates("") == ""
 
 
-def test_lookup():
-    assert args.lookup("A=1;B=2", "B") == "2"
-    assert args.lookup("A=1", "B") == ""
-
-
 def test_lenient_parse_for_del_drops_what_is_not_a_pair():
     assert args.for_delegates("junk;K8S_POD_NAME=p;=x", strict=False) == "IgnoreUnknown=1;K8S_POD_NAME=p"
