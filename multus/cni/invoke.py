@@ -9,9 +9,14 @@ from multus.cni.errors import INTERNAL, INVALID_CONFIG, TRY_AGAIN_LATER, CniErro
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from typing import Protocol
 
-    Tracer = Callable[[str, str, bytes, int, bytes, bytes], None]
+    class ExecObserver(Protocol):
+        """Told about every plugin process: its pid when spawned, and what it answered."""
+
+        def spawned(self, pid: int) -> None: ...
+
+        def exited(self, name: str, command: str, stdin: bytes, returncode: int, out: bytes, err: bytes) -> None: ...
 
 _ETXTBSY = 26
 _EXEC_TRIES = 5
@@ -122,7 +127,7 @@ def _reap(pid: int, deadline: float | None) -> int | None:
 
 
 def exec_plugin(argv: list[str], stdin: bytes, env: dict[str, str], timeout: float | None = None,
-                trace: Tracer | None = None, name: str = "") -> bytes:
+                observer: ExecObserver | None = None, name: str = "") -> bytes:
     """Run one plugin; return its stdout, or raise the CniError it reported.
 
     posix_spawn and poll rather than subprocess: this runs once per delegate per request, and
@@ -143,17 +148,19 @@ def exec_plugin(argv: list[str], stdin: bytes, env: dict[str, str], timeout: flo
     finally:
         for fd in (in_r, out_w, err_w):
             os.close(fd)
+    if observer:
+        observer.spawned(pid)
     deadline = None if timeout is None else time.monotonic() + timeout
     out, err, finished = _communicate(pid, stdin, in_w, out_r, err_r, deadline)
     returncode = _reap(pid, deadline) if finished else None
     if returncode is None:
         _kill_group(pid)
         os.waitpid(pid, 0)
-        if trace:
-            trace(name, env.get("CNI_COMMAND", ""), stdin, -9, out, err)
+        if observer:
+            observer.exited(name, env.get("CNI_COMMAND", ""), stdin, -9, out, err)
         raise CniError(TRY_AGAIN_LATER, f"plugin {name} did not answer within {timeout:g}s and was killed")
-    if trace:
-        trace(name, env.get("CNI_COMMAND", ""), stdin, returncode, out, err)
+    if observer:
+        observer.exited(name, env.get("CNI_COMMAND", ""), stdin, returncode, out, err)
     if returncode != 0:
         raise decode_error(name, returncode, out, err)
     return out

@@ -14,18 +14,18 @@ from multus.cni.errors import CniError
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
-    from multus.cni.invoke import Tracer
+    from multus.cni.invoke import ExecObserver
 
 
 class RuntimeConf:
     """Who the network is attached to, and how plugins are run."""
 
     __slots__ = ("container_id", "netns", "ifname", "args", "capability_args", "path", "environ",
-                 "timeout", "trace", "builtins")
+                 "timeout", "observer", "builtins")
 
     def __init__(self, container_id: str, netns: str, ifname: str, args: str, capability_args: dict,
                  path: list[str], environ: dict[str, str], timeout: float | None = None,
-                 trace: Tracer | None = None, builtins: dict[str, list[str]] | None = None) -> None:
+                 observer: ExecObserver | None = None, builtins: dict[str, list[str]] | None = None) -> None:
         self.container_id = container_id
         self.netns = netns
         self.ifname = ifname
@@ -34,7 +34,7 @@ class RuntimeConf:
         self.path = path
         self.environ = environ
         self.timeout = timeout
-        self.trace = trace
+        self.observer = observer
         self.builtins = builtins or {}
 
     def env(self, command: str) -> dict[str, str]:
@@ -89,7 +89,7 @@ class Network:
              extra: dict | None = None) -> bytes:
         kind = plugin.get("type", "")
         return invoke.exec_plugin(rt.command_for(kind), self.plugin_stdin(plugin, rt, prev, extra), rt.env(command),
-                                  rt.timeout, rt.trace, kind)
+                                  rt.timeout, rt.observer, kind)
 
     def add(self, rt: RuntimeConf) -> dict:
         prev: dict | None = None

@@ -51,13 +51,18 @@ class Attacher:
         return cniargs.for_delegates(cmd.args, strict=cmd.command != "DEL")
 
     def runtime(self, delegate: Delegate, netns: str | None = None) -> RuntimeConf:
-        trace = self._trace if self.log.enabled("debug") else None
         return RuntimeConf(self.cmd.container_id, self.cmd.netns if netns is None else netns, delegate.ifname,
                            self.delegate_args, self.netconf.runtime_config,
                            self.netconf.plugin_path + self.cmd.path, self.cmd.environ,
-                           self.netconf.delegate_timeout, trace, self.builtins)
+                           self.netconf.delegate_timeout, self, self.builtins)
 
-    def _trace(self, name: str, command: str, stdin: bytes, rc: int, out: bytes, err: bytes) -> None:
+    def spawned(self, pid: int) -> None:
+        """Remembered so that if this process is killed, the next request can stop the orphan."""
+        self.store.record_process(self.cmd.container_id, self.cmd.ifname, pid)
+
+    def exited(self, name: str, command: str, stdin: bytes, rc: int, out: bytes, err: bytes) -> None:
+        if not self.log.enabled("debug"):
+            return
         self.log.debug(f"{command} {name}: sent {redact(stdin.decode(errors='replace'))}")
         self.log.debug(f"{command} {name}: exit {rc}, stdout {out.decode(errors='replace').strip() or '<empty>'}"
                        + (f", stderr {err.decode(errors='replace').strip()}" if err.strip() else ""))
@@ -76,6 +81,7 @@ class Attacher:
         cid, ifname = self.cmd.container_id, self.cmd.ifname
         netns.require(self.cmd.netns)
         with self.store.lock(cid):
+            self._stop_orphans()
             if ifname in self.store.ifnames(cid):
                 raise CniError(INTERNAL, f"container {cid} already has a multus attachment on {ifname}: "
                                          f"DEL it before adding it again")
@@ -91,6 +97,7 @@ class Attacher:
             try:
                 self._add_each(delegates, attempted)
                 self._save(entry, update=True)
+                self.store.forget_processes(cid, ifname)
             except _Failed as failed:
                 self._rollback(attempted)
                 self.store.remove(cid, ifname)
@@ -145,6 +152,12 @@ class Attacher:
             thread.join()
         return [o for o in outcomes if o is not None]
 
+    def _stop_orphans(self) -> None:
+        """Delegates still running from a request whose multus was killed (e.g. by the runtime's
+        timeout) would finish after this one and leak what they attach: stop them first."""
+        for pid in self.store.stop_processes(self.cmd.container_id, self.cmd.ifname):
+            self.log.error(f"stopped delegate process {pid} left running by an interrupted request")
+
     def _rollback(self, attempted: list[Delegate]) -> None:
         for delegate in reversed(attempted):
             try:
@@ -166,6 +179,7 @@ class Attacher:
     def delete(self) -> None:
         cid, ifname = self.cmd.container_id, self.cmd.ifname
         with self.store.lock(cid):
+            self._stop_orphans()
             entry = self._stored()
             if entry is None:
                 self.log.verbose(f"no state for {cid}/{ifname}: deleting the current config's delegates")

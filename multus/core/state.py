@@ -58,6 +58,17 @@ class CacheEntry:
             raise CorruptState(f"unexpected state layout: {exc!r}") from None
 
 
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks (field 22 of /proc/<pid>/stat), or None if it is gone
+    or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
 class StateStore:
     __slots__ = ("root",)
 
@@ -136,10 +147,54 @@ class StateStore:
         write_atomic(self.path(entry.container_id, entry.ifname), payload, sync_dir=not update)
 
     def remove(self, container_id: str, ifname: str) -> None:
+        self.forget_processes(container_id, ifname)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(container_id, ifname))
         with contextlib.suppress(FileNotFoundError, OSError):
             os.rmdir(self._container_dir(container_id))
+
+    def _processes_path(self, container_id: str, ifname: str) -> str:
+        return os.path.join(self._container_dir(container_id), f"{ifname}.pids")
+
+    def record_process(self, container_id: str, ifname: str, pid: int) -> None:
+        """Append "pid start-time": enough to recognise the same process later, not a reused pid."""
+        started = _start_time(pid)
+        if started is None:
+            return
+        makedirs_private(self._container_dir(container_id))
+        fd = os.open(self._processes_path(container_id, ifname), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, f"{pid} {started}\n".encode())
+        finally:
+            os.close(fd)
+
+    def forget_processes(self, container_id: str, ifname: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._processes_path(container_id, ifname))
+
+    def stop_processes(self, container_id: str, ifname: str) -> list[int]:
+        """SIGKILL the process groups of recorded delegates that are still running; return their pids."""
+        import signal
+        import time
+
+        try:
+            with open(self._processes_path(container_id, ifname)) as f:
+                lines = f.read().split("\n")
+        except FileNotFoundError:
+            return []
+        stopped = []
+        for line in lines:
+            pid_text, _, started = line.partition(" ")
+            if not pid_text.isdigit() or _start_time(int(pid_text)) != started:
+                continue
+            with contextlib.suppress(OSError):
+                os.killpg(int(pid_text), signal.SIGKILL)
+                stopped.append(int(pid_text))
+        deadline = time.monotonic() + 2
+        while any(_start_time(pid) is not None for pid in stopped) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.forget_processes(container_id, ifname)
+        return stopped
 
     def taken_ifnames(self, container_id: str, runtime_ifname: str) -> set[str]:
         """Every interface name other attachments of this container use."""

@@ -42,29 +42,34 @@ def test_hung_delegate_is_killed_with_its_children_and_rolled_back(netns, networ
 
 
 def test_multus_killed_mid_add_then_del_removes_everything(netns, networks, tmp_path):
+    """The runtime kills multus (its timeout) while the third delegate is still running."""
     marker = tmp_path / "reached"
     path = script(tmp_path, "stall", f"echo $$ > {marker}; sleep 300")
-    conf = networks.multus(networks.bridge(), networks.macvlan(), {"type": "stall"})
+    conf = networks.multus(networks.bridge(), networks.macvlan(), {"type": "stall"}, concurrentDelegates=False)
     env = cni_env("ADD", **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
     proc = subprocess.Popen([str(BINARY)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     proc.stdin.write(json.dumps(conf).encode())
     proc.stdin.close()
+    stall = None
     try:
         deadline = time.monotonic() + 60
-        while not marker.exists() and time.monotonic() < deadline:
+        while not (marker.exists() and marker.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert marker.exists(), "the third delegate never started"
+        stall = int(marker.read_text())
         assert {"eth0", "net1"} <= set(links_in(netns))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        assert os.path.exists(f"/proc/{stall}"), "the orphaned delegate outlives multus"
+        deleted = run_binary("DEL", conf, **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
+        assert deleted.code == 0, deleted
+        assert "left running by an interrupted request" in deleted.stderr
+        assert not os.path.exists(f"/proc/{stall}") or "zombie" in open(f"/proc/{stall}/status").read().lower()
+        assert links_in(netns) == ["lo"]
+        assert reservations(networks.ipam_dir) == []
+        assert not list((networks.state_dir / "attachments").iterdir())
     finally:
-        if marker.exists():
-            os.kill(int(marker.read_text()), signal.SIGKILL)
-    deleted = run_binary("DEL", conf, **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
-    assert deleted.code == 0, deleted
-    assert links_in(netns) == ["lo"]
-    assert reservations(networks.ipam_dir) == []
-    assert not list((networks.state_dir / "attachments").iterdir())
+        if stall and os.path.exists(f"/proc/{stall}"):
+            os.kill(stall, signal.SIGKILL)
 
 
 def test_existing_interface_is_never_touched(netns, networks):
