@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, default_route_dev, links_in, tag
-from tests.helpers_env import SriovHost, netns_path, pod_links
+from tests.hostns import SriovHost, netns_path, pod_links
 
 SUBNET_ENV = Path("/run/flannel/subnet.env")
 STATE_DIRS = [Path("/var/lib/cni/multus"), Path("/var/lib/cni/sriov"), Path("/var/lib/cni/flannel"),

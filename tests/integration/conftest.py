@@ -16,7 +16,7 @@ def _needs_root_and_plugins():
 
 @pytest.fixture
 def sriov_host(tmp_path):
-    from tests.helpers_env import SriovHost
+    from tests.hostns import SriovHost
 
     hosts = []
 

@@ -3,7 +3,7 @@
 import json
 
 from tests.conftest import FAKE_PLUGINS, addrs_in, attach_env, default_route_dev, links_in, reservations, tag
-from tests.helpers_env import SriovHost
+from tests.hostns import SriovHost
 
 SUBNET_ENV = "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n"
 

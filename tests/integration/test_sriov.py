@@ -3,7 +3,7 @@
 import json
 
 from tests.conftest import reservations
-from tests.helpers_env import netns_path, pod_links
+from tests.hostns import netns_path, pod_links
 
 
 def if0_conf(host, pf="enp12s0f0", **extra):
