@@ -15,9 +15,20 @@ def _plugin_types(conf: dict) -> list[str]:
     return [p["type"] for p in conf["plugins"]] if "plugins" in conf else [conf["type"]]
 
 
+def _multus_plugin(raw: dict) -> dict:
+    """A runtime's conflist whose plugin is multus: check that plugin as the runtime would send it."""
+    plugins = raw.get("plugins")
+    if not isinstance(plugins, list):
+        return raw
+    for plugin in plugins:
+        if isinstance(plugin, dict) and plugin.get("type") == "multus":
+            return dict(plugin, name=raw.get("name"), cniVersion=raw.get("cniVersion"))
+    return raw
+
+
 def explain(data: bytes, source: str, cni_path: list[str], ifname: str) -> tuple[str, bool]:
     try:
-        raw = decode_config(data)
+        raw = _multus_plugin(decode_config(data))
         ver.require_supported(ver.of_config(raw))
         netconf = load(raw)
     except CniError as exc:

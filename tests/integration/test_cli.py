@@ -75,3 +75,10 @@ def test_demo_runs_and_cleans_up():
     assert subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout == before
     assert not [ns for ns in subprocess.run(["ip", "netns"], capture_output=True, text=True).stdout.split()
                 if ns.startswith("multus-demo")]
+
+
+def test_validate_accepts_a_runtime_conflist_with_a_multus_plugin():
+    out = cli("validate", str(REPO / "examples" / "podman-multus.conflist"), "--cni-path", "/usr/lib/cni")
+    assert out.returncode == 0, out.stdout
+    assert "network 'multinet', cniVersion 1.0.0" in out.stdout
+    assert [line.split()[0] for line in out.stdout.splitlines() if "delegates[" in line] == ["eth0", "net1"]

@@ -22,3 +22,14 @@ def test_levels_filter_and_prefix():
     log.debug("hidden")
     log.verbose("shown")
     assert "hidden" not in err.getvalue() and "[verbose] [c/eth0] shown" in err.getvalue()
+
+
+def test_log_file_is_private_and_gets_every_line(tmp_path):
+    path = tmp_path / "multus.log"
+    log = Logger("error", str(path), stderr=None)
+    log.error("first")
+    log.verbose("not at this level")
+    log.error("second")
+    lines = path.read_text().splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == ["first", "second"]
+    assert path.stat().st_mode & 0o777 == 0o600
