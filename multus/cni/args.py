@@ -43,3 +43,7 @@ def for_delegates(text: str, strict: bool = True) -> str:
         pairs.insert(0, ("IgnoreUnknown", "1"))
     return format_pairs(pairs)
 
+
+
+def without(text: str, keys: tuple[str, ...]) -> str:
+    return format_pairs([(k, v) for k, v in parse(text, strict=False) if k not in keys])

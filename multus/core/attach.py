@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from multus.core.netconf import NetConf
 
 
+# The runtime's address and MAC requests (CNI_ARGS IP=/MAC=, runtimeConfig ips/mac) are for the
+# interface it asked for, the master's: a secondary on another subnet would fail on them.
+MASTER_ONLY_ARGS = ("IP", "MAC")
+MASTER_ONLY_CAPABILITIES = ("ips", "mac")
+
+
 class _Failed(Exception):
     """A delegate's ADD failed: which one, and its error (code kept)."""
 
@@ -35,7 +41,8 @@ class _Failed(Exception):
 class Attacher:
     """Runs one request's delegates with the runtime's identity and the operator's settings."""
 
-    __slots__ = ("netconf", "cmd", "log", "store", "delegate_args", "builtins")
+    __slots__ = ("netconf", "cmd", "log", "store", "delegate_args", "secondary_args", "secondary_config",
+                 "builtins")
 
     def __init__(self, netconf: NetConf, cmd: CmdArgs, log: Logger, builtins: dict[str, list[str]] | None = None) -> None:
         self.netconf = netconf
@@ -44,15 +51,20 @@ class Attacher:
         self.builtins = builtins or {}
         self.store = StateStore(netconf.cni_dir)
         self.delegate_args = self._delegate_args(cmd)
+        self.secondary_args = cniargs.without(self.delegate_args, MASTER_ONLY_ARGS)
+        self.secondary_config = {k: v for k, v in netconf.runtime_config.items()
+                                 if k.lower() not in MASTER_ONLY_CAPABILITIES}
 
     @staticmethod
     def _delegate_args(cmd: CmdArgs) -> str:
         """ADD and CHECK refuse malformed CNI_ARGS; DEL drops the malformed items, so it still converges."""
         return cniargs.for_delegates(cmd.args, strict=cmd.command != "DEL")
 
-    def runtime(self, delegate: Delegate, netns: str | None = None) -> RuntimeConf:
-        return RuntimeConf(self.cmd.container_id, self.cmd.netns if netns is None else netns, delegate.ifname,
-                           self.delegate_args, self.netconf.runtime_config,
+    def runtime(self, delegate: Delegate) -> RuntimeConf:
+        master = delegate.master
+        return RuntimeConf(self.cmd.container_id, self.cmd.netns, delegate.ifname,
+                           self.delegate_args if master else self.secondary_args,
+                           self.netconf.runtime_config if master else self.secondary_config,
                            self.netconf.plugin_path + self.cmd.path, self.cmd.environ,
                            self.netconf.delegate_timeout, self, self.builtins)
 

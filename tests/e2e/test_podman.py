@@ -51,3 +51,18 @@ def test_two_multus_networks_in_one_container(podman):
     assert sorted(p.name for p in (podman.state / "attachments").rglob("*.json")) == ["eth0.json", "eth1.json"]
     podman("rm", "-f", "-t", "0", container)
     assert_nothing_left(podman)
+
+
+def test_the_runtimes_address_and_mac_go_to_the_master_only(podman):
+    net = podman.multus_network(f"mnip{id(podman) % 10000}", "10.253")
+    name = "me2e-ip"
+    podman.containers.append(name)
+    podman("run", "-d", "--name", name, "--network", net, "--ip", "10.253.0.50", "--mac-address",
+           "02:00:00:00:00:50", "localhost/multus-e2e:latest", "sleep", "300")
+    addrs = podman.addresses(name)
+    assert addrs["eth0"] == "10.253.0.50/24"
+    assert addrs["net1"].startswith("10.253.1.")  # the macvlan kept its own range
+    links = podman("exec", name, "ip", "-o", "link").stdout
+    assert "02:00:00:00:00:50" in next(line for line in links.splitlines() if " eth0" in line)
+    podman("rm", "-f", "-t", "0", name)
+    assert_nothing_left(podman)

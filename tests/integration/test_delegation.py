@@ -142,3 +142,18 @@ def test_gc_tells_each_1_1_delegate_which_of_its_attachments_remain(networks, re
     gcs = {c["stdin"]["name"]: c["stdin"]["cni.dev/valid-attachments"] for c in calls
            if c["env"]["CNI_COMMAND"] == "GC"}
     assert gcs == {"m": [{"containerID": keep, "ifname": "eth0"}], "s": [{"containerID": keep, "ifname": "net1"}]}
+
+
+def test_runtime_ip_and_mac_requests_reach_the_master_only(networks, recorder, netns):
+    caps = {"ips": True, "mac": True, "portMappings": True}
+    conf = networks.multus(rec(capabilities=caps), rec(capabilities=caps),
+                           runtimeConfig={"ips": ["10.1.0.5/24"], "mac": "02:00:00:00:00:05", "portMappings": []})
+    env = {"CNI_CONTAINERID": "rec6", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH,
+           "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAME=p;IP=10.1.0.5;MAC=02:00:00:00:00:05"}
+    assert run_inprocess("ADD", conf, **env).code == 0
+    by_ifname = {c["env"]["CNI_IFNAME"]: c for c in recorder()}
+    assert by_ifname["eth0"]["env"]["CNI_ARGS"] == env["CNI_ARGS"]
+    assert by_ifname["eth0"]["stdin"]["runtimeConfig"] == conf["runtimeConfig"]
+    assert by_ifname["net1"]["env"]["CNI_ARGS"] == "IgnoreUnknown=1;K8S_POD_NAME=p"
+    assert by_ifname["net1"]["stdin"]["runtimeConfig"] == {"portMappings": []}
+    assert run_inprocess("DEL", conf, **env).code == 0
