@@ -31,6 +31,7 @@ def test_if0_add_moves_renames_configures_and_del_restores(sriov_host, netns):
     assert "enp12s0f0v0" not in host.links()  # the first free VF was taken
     assert host.calls() == [f"set_vf enp12s0f0 0 vlan=100 qos=0 proto=802.1q mac={mac}"]
     assert (host.state / "pci" / host.pci["enp12s0f0v0"]).read_text() == netns_path(netns)
+    assert host.run("sriov", "CHECK", conf, **attach(netns)).code == 0
 
     deleted = host.run("sriov", "DEL", conf, **attach(netns))
     assert deleted.code == 0, deleted
@@ -41,6 +42,8 @@ def test_if0_add_moves_renames_configures_and_del_restores(sriov_host, netns):
     assert reservations(host.tmp / "ipam") == []
     assert not list(host.state.glob("*.json")) and not list((host.state / "pci").iterdir())
     assert host.run("sriov", "DEL", conf, **attach(netns)).code == 0
+    unknown = host.run("sriov", "CHECK", conf, **attach(netns))
+    assert unknown.code == 1 and "no VF recorded" in unknown.json["msg"]
 
 
 def test_concurrent_adds_get_different_vfs(sriov_host, netns_factory):
