@@ -29,8 +29,15 @@ def _socket(netns: str = "") -> Iterator:
         ipr.close()
 
 
-def _fail(action: str, exc: Exception) -> CniError:
-    return CniError(INTERNAL, f"netlink: {action}: {exc}")
+@contextlib.contextmanager
+def _reported(action: str) -> Iterator[None]:
+    """Any pyroute2 or OS failure inside becomes one CniError saying what was being done."""
+    try:
+        yield
+    except CniError:
+        raise
+    except Exception as exc:
+        raise CniError(INTERNAL, f"netlink: {action}: {exc}") from None
 
 
 def _index(ipr, ifname: str) -> int:
@@ -42,20 +49,17 @@ def _index(ipr, ifname: str) -> int:
 
 def link_info(ifname: str, netns: str = "") -> dict | None:
     """{'mac', 'mtu'} of a link, or None when it does not exist there."""
-    try:
-        with _socket(netns) as ipr:
-            found = ipr.link_lookup(ifname=ifname)
-            if not found:
-                return None
-            link = ipr.get_links(found[0])[0]
-            return {"mac": link.get("address"), "mtu": link.get("mtu")}
-    except Exception as exc:
-        raise _fail(f"looking up {ifname}" + (f" in {netns}" if netns else ""), exc) from None
+    with _reported(f"looking up {ifname}" + (f" in {netns}" if netns else "")), _socket(netns) as ipr:
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:
+            return None
+        link = ipr.get_links(found[0])[0]
+        return {"mac": link.get("address"), "mtu": link.get("mtu")}
 
 
 def move_into(host_ifname: str, netns: str, pod_ifname: str, mac: str | None = None) -> None:
     """Host link → pod namespace, renamed, optionally re-addressed, and up."""
-    try:
+    with _reported(f"moving {host_ifname} into {netns} as {pod_ifname}"):
         with _socket() as ipr:
             index = _index(ipr, host_ifname)
             ipr.link("set", index=index, state="down")
@@ -70,17 +74,13 @@ def move_into(host_ifname: str, netns: str, pod_ifname: str, mac: str | None = N
             if mac:
                 ipr.link("set", index=index, address=mac)
             ipr.link("set", index=index, state="up")
-    except CniError:
-        raise
-    except Exception as exc:
-        raise _fail(f"moving {host_ifname} into {netns} as {pod_ifname}", exc) from None
 
 
 def move_back(netns: str, pod_ifname: str, host_ifname: str, mac: str | None, mtu: int | None) -> None:
     """Pod link → this process's namespace under its original name, MAC and MTU."""
     host = os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
-        with _socket(netns) as ipr:
+        with _reported(f"moving {pod_ifname} out of {netns}"), _socket(netns) as ipr:
             index = _index(ipr, pod_ifname)
             ipr.link("set", index=index, state="down")
             ipr.link("set", index=index, ifname=host_ifname)
@@ -89,10 +89,6 @@ def move_back(netns: str, pod_ifname: str, host_ifname: str, mac: str | None, mt
             if mtu:
                 ipr.link("set", index=index, mtu=mtu)
             ipr.link("set", index=index, net_ns_fd=host)
-    except CniError:
-        raise
-    except Exception as exc:
-        raise _fail(f"moving {pod_ifname} out of {netns}", exc) from None
     finally:
         os.close(host)
 
@@ -101,7 +97,7 @@ def configure(netns: str, ifname: str, ips: list[dict], routes: list[dict]) -> N
     """Addresses, then routes; a route that already exists is not an error (first one wins)."""
     from pyroute2 import NetlinkError
 
-    try:
+    with _reported(f"configuring {ifname} in {netns}"):
         with _socket(netns) as ipr:
             index = _index(ipr, ifname)
             ipr.link("set", index=index, state="up")
@@ -118,10 +114,6 @@ def configure(netns: str, ifname: str, ips: list[dict], routes: list[dict]) -> N
                 except NetlinkError as exc:
                     if exc.code != EEXIST:
                         raise
-    except CniError:
-        raise
-    except Exception as exc:
-        raise _fail(f"configuring {ifname} in {netns}", exc) from None
 
 
 def _gateway_for(dst: str, ips: list[dict]) -> str | None:
@@ -150,7 +142,7 @@ def get_vf(pf: str, vf: int) -> dict:
 
 def set_vf(pf: str, vf: int, settings: dict) -> None:
     """Apply VF settings through the PF, in the order the modern SR-IOV plugin uses."""
-    try:
+    with _reported(f"setting VF {vf} of {pf}"):
         with _socket() as ipr:
             index = _index(ipr, pf)
             if "vlan" in settings:
@@ -165,7 +157,3 @@ def set_vf(pf: str, vf: int, settings: dict) -> None:
             for key in ("spoofchk", "trust", "link_state"):
                 if key in settings:
                     ipr.link("set", index=index, vf={"vf": vf, key: settings[key]})
-    except CniError:
-        raise
-    except Exception as exc:
-        raise _fail(f"setting VF {vf} of {pf}", exc) from None
