@@ -11,6 +11,8 @@ TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it o
 if TYPE_CHECKING:
     from typing import Protocol
 
+    from multus.cni.env import CmdArgs
+
     class ExecObserver(Protocol):
         """Told about every plugin process: its pid when spawned, and what it answered."""
 
@@ -164,6 +166,13 @@ def exec_plugin(argv: list[str], stdin: bytes, env: dict[str, str], timeout: flo
     if returncode != 0:
         raise decode_error(name, returncode, out, err)
     return out
+
+
+def delegate(plugin: str, conf: dict, cmd: CmdArgs, command: str) -> bytes:
+    """Run `plugin` the way a plugin delegates to another (flannel to bridge, sriov to its IPAM):
+    with the caller's own CNI environment and path, only CNI_COMMAND set."""
+    env = dict(cmd.environ, CNI_COMMAND=command)
+    return exec_plugin([find_in_path(plugin, cmd.path)], json.dumps(conf).encode(), env, name=plugin)
 
 
 def decode_error(name: str, returncode: int, out: bytes, err: bytes) -> CniError:

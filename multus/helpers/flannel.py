@@ -109,13 +109,6 @@ def _saved_path(conf: dict, cmd: CmdArgs) -> str:
     return os.path.join(data_dir, f"{cmd.container_id}-{cmd.ifname}")
 
 
-def _run(delegate: dict, cmd: CmdArgs, command: str, prev: dict | None = None) -> bytes:
-    kind = delegate["type"]
-    stdin = dict(delegate, prevResult=prev) if prev is not None else delegate
-    env = dict(cmd.environ, CNI_COMMAND=command)
-    return invoke.exec_plugin([invoke.find_in_path(kind, cmd.path)], json.dumps(stdin).encode(), env, name=kind)
-
-
 def cmd_add(cmd: CmdArgs, conf: dict) -> dict:
     path = conf.get("subnetFile", DEFAULT_SUBNET_FILE)
     try:
@@ -129,7 +122,8 @@ def cmd_add(cmd: CmdArgs, conf: dict) -> dict:
     saved = _saved_path(conf, cmd)
     makedirs_private(os.path.dirname(saved))
     write_atomic(saved, json.dumps(delegate).encode())
-    return invoke.decode_result(delegate["type"], _run(delegate, cmd, "ADD"))
+    kind = delegate["type"]
+    return invoke.decode_result(kind, invoke.delegate(kind, delegate, cmd, "ADD"))
 
 
 def _load_saved(conf: dict, cmd: CmdArgs) -> tuple[str, dict | None]:
@@ -147,7 +141,8 @@ def cmd_del(cmd: CmdArgs, conf: dict) -> None:
     saved, delegate = _load_saved(conf, cmd)
     if delegate is None:
         return
-    _run(delegate, cmd, "DEL", conf.get("prevResult"))
+    prev = conf.get("prevResult")
+    invoke.delegate(delegate["type"], delegate if prev is None else dict(delegate, prevResult=prev), cmd, "DEL")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(saved)
 
