@@ -110,13 +110,11 @@ class Attacher:
                 self._add_each(delegates, attempted)
                 self._save(entry, update=True)
                 self.store.forget_processes(cid, ifname)
-            except _Failed as failed:
+            except (_Failed, CniError) as exc:
                 self._rollback(attempted)
                 self.store.remove(cid, ifname)
-                raise failed.error.wrap(f"delegate {failed.delegate.label}: ADD failed") from None
-            except CniError:
-                self._rollback(attempted)
-                self.store.remove(cid, ifname)
+                if isinstance(exc, _Failed):
+                    raise exc.error.wrap(f"delegate {exc.delegate.label}: ADD failed") from None
                 raise
         master = delegates[0]
         assert master.result is not None
