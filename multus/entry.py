@@ -22,13 +22,12 @@ def main() -> int:
         from multus.cni.skel import dispatch
 
         return dispatch({}, dict(os.environ), b"", sys.stdout.buffer)
-    from multus.helpers import helper_name
-
-    helper = helper_name(sys.argv)
     if command:
         from multus.cni.skel import read_stdin
+        from multus.helpers import helper_name
 
         stdin = read_stdin(sys.stdin.buffer)
+        helper = helper_name(sys.argv)
         if helper:
             from multus.helpers import run_helper
 

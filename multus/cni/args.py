@@ -44,6 +44,5 @@ def for_delegates(text: str, strict: bool = True) -> str:
     return format_pairs(pairs)
 
 
-
 def without(text: str, keys: tuple[str, ...]) -> str:
     return format_pairs([(k, v) for k, v in parse(text, strict=False) if k not in keys])

@@ -69,7 +69,7 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _communicate(pid: int, stdin: bytes, to_child: int, from_out: int, from_err: int,
+def _communicate(stdin: bytes, to_child: int, from_out: int, from_err: int,
                  deadline: float | None) -> tuple[bytes, bytes, bool]:
     """Feed stdin and drain stdout/stderr without threads; False when the deadline passed first."""
     import select
@@ -153,7 +153,7 @@ def exec_plugin(argv: list[str], stdin: bytes, env: dict[str, str], timeout: flo
     if observer:
         observer.spawned(pid)
     deadline = None if timeout is None else time.monotonic() + timeout
-    out, err, finished = _communicate(pid, stdin, in_w, out_r, err_r, deadline)
+    out, err, finished = _communicate(stdin, in_w, out_r, err_r, deadline)
     returncode = _reap(pid, deadline) if finished else None
     if returncode is None:
         _kill_group(pid)

@@ -46,7 +46,6 @@ class RuntimeConf:
                        CNI_IFNAME=self.ifname, CNI_ARGS=self.args)
         return env
 
-
     def command_for(self, plugin: str) -> list[str]:
         """A binary on the path wins; a bundled helper stands in for one that is missing."""
         try:

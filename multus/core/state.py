@@ -84,14 +84,12 @@ class StateStore:
     @contextlib.contextmanager
     def lock(self, container_id: str) -> Iterator[None]:
         """Hold the container's lock; the lock file goes away with the container's last state."""
-        locks = os.path.join(self.root, "locks")
+        path = os.path.join(self.root, "locks", container_id)
         try:
-            makedirs_private(self.root)
-            makedirs_private(locks)
-            fd = self._acquire(os.path.join(locks, container_id))
+            makedirs_private(os.path.dirname(path))
+            fd = self._acquire(path)
         except OSError as exc:
             raise CniError(IO_FAILURE, f"cannot lock state under {self.root}: {exc.strerror}") from None
-        path = os.path.join(locks, container_id)
         try:
             yield
         finally:
