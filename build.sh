@@ -31,19 +31,25 @@ venv() {
 
 build() {
     venv
-    rm -rf build/site-packages && mkdir -p build/site-packages
-    "$VENV/bin/pip" install -q --disable-pip-version-check --no-compile --target build/site-packages \
-        -r build/requirements.txt
-    cp -r multus build/site-packages/
+    rm -rf build/site-packages build/pkg && mkdir -p build/site-packages
+    # The package as it ships: its own metadata and install_requires, pinned by build/requirements.txt.
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-compile --no-build-isolation \
+        --target build/site-packages -c build/requirements.txt .
+    rm -rf build/lib ./*.egg-info
     find build/site-packages -name __pycache__ -prune -exec rm -rf {} +
+    rm -rf build/site-packages/bin
     SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800)
     export SOURCE_DATE_EPOCH
     "$VENV/bin/shiv" --site-packages build/site-packages -e multus.entry:main \
         -p "$PYTHON -sSE" --compile-pyc --reproducible --root /var/cache/multus \
         -o build/multus.tmp >/dev/null
     "$VENV/bin/python" build/fastmain.py build/multus.tmp
+    # Smoke run in a throwaway cache, not in the build host's /var/cache/multus.
+    smoke=$(mktemp -d)
+    SHIV_ROOT=$smoke CNI_COMMAND=VERSION build/multus.tmp >/dev/null || { rm -rf "$smoke"; exit 1; }
+    rm -rf "$smoke"
     mv build/multus.tmp build/multus
-    CNI_COMMAND=VERSION build/multus >/dev/null
+    "$VENV/bin/python" build/source_digest.py . > build/multus.digest
     echo "built build/multus ($(wc -c < build/multus) bytes, interpreter $PYTHON)"
 }
 

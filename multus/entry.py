@@ -35,6 +35,11 @@ def main() -> int:
         from multus.core.plugin import run
 
         return run(dict(os.environ), stdin, sys.stdout.buffer, self_command=self_command(sys.argv))
+    if len(sys.argv) == 1 and any(k.startswith("CNI_") for k in os.environ):
+        # A runtime's call (runtimes pass no arguments) that lost CNI_COMMAND: answer in CNI, not with usage text.
+        from multus.cni.skel import dispatch
+
+        return dispatch({}, dict(os.environ), b"", sys.stdout.buffer)
     from multus.cli.main import cli
 
     return cli()

@@ -1,4 +1,4 @@
-"""Crash-safe files shared by Multus and its helpers: atomic replace and per-name locks."""
+"""Crash-safe files shared by Multus and its helpers: atomic replace, temp-file sweeping, locks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+TEMP_MARKER = ".tmp"
 
 
 def makedirs_private(path: str) -> None:
@@ -21,27 +23,73 @@ def makedirs_private(path: str) -> None:
             os.mkdir(directory, 0o700)
 
 
+def temp_name(path: str) -> str:
+    """Unique per process and per thread: the daemon writes from many threads at once."""
+    import _thread
+
+    return f"{path}{TEMP_MARKER}{os.getpid()}.{_thread.get_ident()}"
+
+
+def write_all(fd: int, payload: bytes) -> None:
+    """os.write may write less than asked (a signal, a nearly full disk): loop until all is out."""
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def write_atomic(path: str, payload: bytes, sync_dir: bool = True) -> None:
     """Temp file, fsync, rename, fsync the directory: a reader sees the old or the new file, whole.
 
     `sync_dir=False` skips the directory fsync, for a replacement whose loss in a power cut is
-    harmless because the file it replaces is already durable.
+    harmless because the file it replaces is already durable. On any failure the temp file is
+    removed, so a full disk leaves nothing behind.
     """
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = temp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        try:
+            write_all(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     if not sync_dir:
         return
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY)
+    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def sweep_temp_files(directory: str, prefix: str = "", older_than: float | None = None) -> list[str]:
+    """Remove temp files a killed writer left in `directory` (only those starting with `prefix`,
+    only those older than `older_than` seconds when given: a live writer's file is young)."""
+    import time
+
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    now = time.time()
+    for name in names:
+        is_temp = name.startswith(prefix + TEMP_MARKER) if prefix else TEMP_MARKER in name
+        if not is_temp:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            if older_than is not None and now - os.lstat(path).st_mtime < older_than:
+                continue
+            os.unlink(path)
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -50,7 +98,7 @@ def locked(path: str) -> Iterator[int]:
     import fcntl
 
     makedirs_private(os.path.dirname(path))
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield fd

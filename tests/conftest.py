@@ -22,6 +22,20 @@ BINARY = REPO / "build" / "multus"
 PLUGIN_DIR = "/usr/lib/cni"
 
 
+def require_current_build() -> None:
+    """Tests of the built file must test this tree: refuse a missing or stale build/multus."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("source_digest", REPO / "build" / "source_digest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stamp = BINARY.with_suffix(".digest")
+    if not BINARY.exists() or not stamp.exists():
+        pytest.fail(f"{BINARY} is missing: run ./build.sh first", pytrace=False)
+    if stamp.read_text().strip() != module.digest(REPO):
+        pytest.fail(f"{BINARY} was built from other sources than this tree: run ./build.sh", pytrace=False)
+
+
 class Outcome:
     """What a runtime sees: exit code, the stdout document, and stderr."""
 

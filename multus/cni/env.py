@@ -60,6 +60,8 @@ class CmdArgs:
     @classmethod
     def from_environ(cls, environ: dict[str, str], stdin: bytes) -> CmdArgs:
         command = environ.get("CNI_COMMAND", "")
+        if not command:
+            raise CniError(INVALID_ENV, "CNI_COMMAND is not set", f"expected one of {list(COMMANDS)}")
         if command not in COMMANDS:
             raise CniError(INVALID_ENV, f"unknown CNI_COMMAND {command[:40]!r}", f"expected one of {list(COMMANDS)}")
         missing = [k for k in _REQUIRED[command] if not environ.get(k)]

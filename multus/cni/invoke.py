@@ -39,7 +39,8 @@ def find_in_path(plugin: str, paths: list[str]) -> str:
     raise CniError(INVALID_CONFIG, f'failed to find plugin "{plugin}" in path {paths}')
 
 
-def _spawn(argv: list[str], env: dict[str, str], stdin_fd: int, stdout_fd: int, stderr_fd: int) -> int:
+def _spawn(argv: list[str], env: dict[str, str], stdin_fd: int, stdout_fd: int, stderr_fd: int,
+           new_session: bool) -> int:
     import signal
     import time
 
@@ -49,7 +50,7 @@ def _spawn(argv: list[str], env: dict[str, str], stdin_fd: int, stdout_fd: int, 
         try:
             # Own session: a timeout kills the plugin and everything it started (e.g. its IPAM).
             # SIGPIPE back to default, as the plugin would have it when started by a runtime.
-            return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True,
+            return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=new_session,
                                   setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
         except OSError as exc:
             # A binary being replaced ("text file busy") is a transient state during upgrades.
@@ -60,58 +61,69 @@ def _spawn(argv: list[str], env: dict[str, str], stdin_fd: int, stdout_fd: int, 
     raise AssertionError("unreachable")
 
 
-def _kill_group(pid: int) -> None:
+def _kill(pid: int, group: bool) -> None:
+    """SIGKILL the plugin, and with `group` everything in the session it leads."""
     import signal
 
     try:
-        os.killpg(pid, signal.SIGKILL)
+        if group:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
 
 
 def _communicate(stdin: bytes, to_child: int, from_out: int, from_err: int,
                  deadline: float | None) -> tuple[bytes, bytes, bool]:
-    """Feed stdin and drain stdout/stderr without threads; False when the deadline passed first."""
+    """Feed stdin and drain stdout/stderr without threads; False when the deadline passed first.
+
+    Owns the three descriptors: each is closed exactly once, whatever happens.
+    """
     import select
     import time
 
-    poller = select.poll()
     chunks: dict[int, list[bytes]] = {from_out: [], from_err: []}
-    for fd in chunks:
-        poller.register(fd, select.POLLIN)
-    open_fds = set(chunks)
-    if stdin:
-        poller.register(to_child, select.POLLOUT)
-        open_fds.add(to_child)
-    else:
-        os.close(to_child)
-    offset = 0
-    while open_fds:
-        wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-        events = poller.poll(wait)
-        if not events and deadline is not None and time.monotonic() >= deadline:
-            for fd in open_fds:
-                os.close(fd)
-            return b"".join(chunks[from_out]), b"".join(chunks[from_err]), False
-        for fd, _ in events:
-            if fd == to_child:
-                try:
-                    offset += os.write(fd, stdin[offset:offset + 4096])
-                except BrokenPipeError:
-                    offset = len(stdin)  # the plugin did not read its config; its answer will say why
-                if offset >= len(stdin):
+    open_fds = {from_out, from_err, to_child}
+
+    def close(fd: int) -> None:
+        open_fds.discard(fd)
+        os.close(fd)
+
+    try:
+        poller = select.poll()
+        for fd in chunks:
+            poller.register(fd, select.POLLIN)
+        if stdin:
+            poller.register(to_child, select.POLLOUT)
+        else:
+            close(to_child)
+        offset = 0
+        while open_fds:
+            wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            events = poller.poll(wait)
+            if not events and deadline is not None and time.monotonic() >= deadline:
+                return b"".join(chunks[from_out]), b"".join(chunks[from_err]), False
+            for fd, _ in events:
+                if fd == to_child:
+                    try:
+                        offset += os.write(fd, stdin[offset:offset + 4096])
+                    except BrokenPipeError:
+                        offset = len(stdin)  # the plugin did not read its config; its answer will say why
+                    if offset >= len(stdin):
+                        poller.unregister(fd)
+                        close(fd)
+                    continue
+                data = os.read(fd, 65536)
+                if data:
+                    chunks[fd].append(data)
+                else:
                     poller.unregister(fd)
-                    os.close(fd)
-                    open_fds.discard(fd)
-                continue
-            data = os.read(fd, 65536)
-            if data:
-                chunks[fd].append(data)
-            else:
-                poller.unregister(fd)
-                os.close(fd)
-                open_fds.discard(fd)
-    return b"".join(chunks[from_out]), b"".join(chunks[from_err]), True
+                    close(fd)
+        return b"".join(chunks[from_out]), b"".join(chunks[from_err]), True
+    finally:
+        for fd in list(open_fds):
+            close(fd)
 
 
 def _reap(pid: int, deadline: float | None) -> int | None:
@@ -129,11 +141,13 @@ def _reap(pid: int, deadline: float | None) -> int | None:
 
 
 def exec_plugin(argv: list[str], stdin: bytes, env: dict[str, str], timeout: float | None = None,
-                observer: ExecObserver | None = None, name: str = "") -> bytes:
+                observer: ExecObserver | None = None, name: str = "", new_session: bool = True) -> bytes:
     """Run one plugin; return its stdout, or raise the CniError it reported.
 
     posix_spawn and poll rather than subprocess: this runs once per delegate per request, and
-    subprocess's imports alone cost more than a reference plugin's whole run.
+    subprocess's imports alone cost more than a reference plugin's whole run. `new_session`
+    (top-level delegates) lets a timeout kill the plugin's whole group; a plugin that a helper
+    starts stays in the helper's group, so the helper's own timeout reaches it too.
     """
     import time
 
@@ -142,21 +156,32 @@ def exec_plugin(argv: list[str], stdin: bytes, env: dict[str, str], timeout: flo
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     try:
-        pid = _spawn(argv, env, in_r, out_w, err_w)
-    except CniError:
+        pid = _spawn(argv, env, in_r, out_w, err_w, new_session)
+    except BaseException:
         for fd in (in_w, out_r, err_r):
             os.close(fd)
         raise
     finally:
         for fd in (in_r, out_w, err_w):
             os.close(fd)
-    if observer:
-        observer.spawned(pid)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    out, err, finished = _communicate(stdin, in_w, out_r, err_r, deadline)
+    try:
+        try:
+            if observer:
+                observer.spawned(pid)
+        except BaseException:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            raise
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out, err, finished = _communicate(stdin, in_w, out_r, err_r, deadline)
+    except BaseException:
+        # Whatever failed (the observer's disk write, a read), the child must not outlive the call.
+        _kill(pid, new_session)
+        os.waitpid(pid, 0)
+        raise
     returncode = _reap(pid, deadline) if finished else None
     if returncode is None:
-        _kill_group(pid)
+        _kill(pid, new_session)
         os.waitpid(pid, 0)
         if observer:
             observer.exited(name, env.get("CNI_COMMAND", ""), stdin, -9, out, err)
@@ -172,7 +197,8 @@ def delegate(plugin: str, conf: dict, cmd: CmdArgs, command: str) -> bytes:
     """Run `plugin` the way a plugin delegates to another (flannel to bridge, sriov to its IPAM):
     with the caller's own CNI environment and path, only CNI_COMMAND set."""
     env = dict(cmd.environ, CNI_COMMAND=command)
-    return exec_plugin([find_in_path(plugin, cmd.path)], json.dumps(conf).encode(), env, name=plugin)
+    return exec_plugin([find_in_path(plugin, cmd.path)], json.dumps(conf).encode(), env, name=plugin,
+                       new_session=False)
 
 
 def decode_error(name: str, returncode: int, out: bytes, err: bytes) -> CniError:

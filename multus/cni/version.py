@@ -51,12 +51,8 @@ def require_command(command: str, version: str) -> None:
         )
 
 
-def info() -> dict:
-    return {"cniVersion": CURRENT, "supportedVersions": list(SUPPORTED)}
-
-
 def info_text() -> bytes:
-    """The VERSION answer, as json.dumps(info(), indent=4) would print it, without importing json.
+    """The VERSION answer, as json.dumps(..., indent=4) would print it, without importing json.
 
     VERSION is called before every ADD and DEL by some runtimes (Podman), so it is kept minimal.
     """

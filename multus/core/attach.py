@@ -7,6 +7,8 @@ fails, so a retried DEL finishes the job.
 
 from __future__ import annotations
 
+import contextlib
+
 from multus.cni import args as cniargs
 from multus.cni import netns
 from multus.cni import result as cniresult
@@ -69,8 +71,14 @@ class Attacher:
                            self.netconf.delegate_timeout, self, self.builtins)
 
     def spawned(self, pid: int) -> None:
-        """Remembered so that if this process is killed, the next request can stop the orphan."""
-        self.store.record_process(self.cmd.container_id, self.cmd.ifname, pid)
+        """Remembered so that if this process is killed, the next request can stop the orphan.
+
+        Best effort: a full or read-only disk must not stop a DEL, and an ADD's state is on disk already.
+        """
+        try:
+            self.store.record_process(self.cmd.container_id, self.cmd.ifname, pid)
+        except OSError as exc:
+            self.log.error(f"cannot record delegate process {pid} under {self.netconf.cni_dir}: {exc.strerror}")
 
     def exited(self, name: str, command: str, stdin: bytes, rc: int, out: bytes, err: bytes) -> None:
         if not self.log.enabled("debug"):
@@ -81,13 +89,22 @@ class Attacher:
 
     def _entry(self, delegates: list[Delegate]) -> CacheEntry:
         return CacheEntry(self.cmd.container_id, self.cmd.ifname, self.cmd.netns, self.cmd.args,
-                          self.netconf.cni_version, delegates)
+                          self.netconf.name, delegates)
 
     def _save(self, entry: CacheEntry, update: bool = False) -> None:
         try:
             self.store.save(entry, update)
         except OSError as exc:
-            raise CniError(IO_FAILURE, f"cannot write state under {self.netconf.cni_dir}: {exc.strerror}") from None
+            where = self.store.path(entry.container_id, entry.ifname)
+            raise CniError(IO_FAILURE, f"cannot write state {where}: {exc.strerror}") from None
+
+    def _discard(self, cid: str, ifname: str) -> None:
+        """Remove an attachment's state; when the disk refuses, a later DEL or GC finishes the job."""
+        try:
+            self.store.remove(cid, ifname)
+        except OSError as exc:
+            self.log.error(f"cannot remove state of {cid}/{ifname} under {self.netconf.cni_dir} "
+                           f"({exc.strerror}); a later DEL or GC removes it")
 
     def add(self) -> dict:
         cid, ifname = self.cmd.container_id, self.cmd.ifname
@@ -109,13 +126,18 @@ class Attacher:
             try:
                 self._add_each(delegates, attempted)
                 self._save(entry, update=True)
-                self.store.forget_processes(cid, ifname)
-            except (_Failed, CniError) as exc:
+            except BaseException as exc:
                 self._rollback(attempted)
-                self.store.remove(cid, ifname)
+                self._discard(cid, ifname)
                 if isinstance(exc, _Failed):
                     raise exc.error.wrap(f"delegate {exc.delegate.label}: ADD failed") from None
+                if isinstance(exc, CniError):
+                    raise
+                if isinstance(exc, Exception):
+                    raise internal_error(exc) from exc
                 raise
+            with contextlib.suppress(OSError):
+                self.store.forget_processes(cid, ifname)
         master = delegates[0]
         assert master.result is not None
         return cniresult.convert(master.result, cniresult.version_of(master.result, master.network.cni_version),
@@ -137,11 +159,15 @@ class Attacher:
                 raise failures[0]
 
     def _add_one(self, delegate: Delegate) -> _Failed | None:
+        """A failure of any kind is a value here, so a worker thread cannot lose it."""
         self.log.verbose(f"ADD {delegate.label}")
         try:
             delegate.result = delegate.network.add(self.runtime(delegate))
         except CniError as exc:
             return _Failed(delegate, exc)
+        except Exception as exc:
+            self.log.error(f"ADD {delegate.label}: {internal_error(exc)}")
+            return _Failed(delegate, internal_error(exc))
         return None
 
     def _add_group(self, group: list[Delegate]) -> list[_Failed]:
@@ -172,7 +198,7 @@ class Attacher:
         for delegate in reversed(attempted):
             try:
                 delegate.network.delete(self.runtime(delegate), delegate.result)
-            except CniError as exc:
+            except Exception as exc:
                 self.log.error(f"rollback of {delegate.label} failed: {exc}")
 
     def _stored(self) -> CacheEntry | None:
@@ -180,16 +206,27 @@ class Attacher:
             return self.store.load(self.cmd.container_id, self.cmd.ifname)
         except CorruptState as exc:
             self.log.error(f"ignoring corrupt state, deleting the current config's delegates instead: {exc}")
-            return None
+        except OSError as exc:
+            self.log.error(f"cannot read state of {self.cmd.container_id}/{self.cmd.ifname} ({exc.strerror}), "
+                           f"deleting the current config's delegates instead")
+        return None
 
     def for_attachment(self, cmd: CmdArgs) -> Attacher:
         """The same settings, acting on another attachment (GC)."""
         return Attacher(self.netconf, cmd, self.log, self.builtins)
 
     def delete(self) -> None:
+        """Runs every delegate DEL it can determine even when the state directory is sick (full,
+        read-only): the runtime retries a failed DEL forever, so only a delegate's failure fails it."""
         cid, ifname = self.cmd.container_id, self.cmd.ifname
-        with self.store.lock(cid):
-            self._stop_orphans()
+        with self.store.lock(cid, required=False) as held:
+            if not held:
+                self.log.error(f"cannot lock state under {self.netconf.cni_dir}: deleting without the lock")
+            try:
+                self._stop_orphans()
+            except OSError as exc:
+                self.log.error(f"cannot read delegate processes of {cid}/{ifname}: {exc.strerror}")
+            self.store.sweep_temp_files(cid, ifname)
             entry = self._stored()
             if entry is None:
                 self.log.verbose(f"no state for {cid}/{ifname}: deleting the current config's delegates")
@@ -203,10 +240,12 @@ class Attacher:
                     delegate.network.delete(self.runtime(delegate), delegate.result)
                 except CniError as exc:
                     errors.append(exc.wrap(f"delegate {delegate.label}: DEL failed"))
+                except Exception as exc:
+                    errors.append(internal_error(exc).wrap(f"delegate {delegate.label}: DEL failed"))
             if errors:
                 raise CniError(errors[0].code, "; ".join(e.msg for e in errors),
                                "; ".join(e.details for e in errors if e.details))
-            self.store.remove(cid, ifname)
+            self._discard(cid, ifname)
 
     def check(self) -> None:
         cid, ifname = self.cmd.container_id, self.cmd.ifname
@@ -215,15 +254,20 @@ class Attacher:
             try:
                 entry = self.store.load(cid, ifname)
             except CorruptState as exc:
-                raise CniError(INTERNAL, f"state for {cid}/{ifname} is unreadable: {exc}") from None
-        if entry is None:
-            raise CniError(UNKNOWN_CONTAINER, f"no multus attachment for container {cid} on {ifname}")
-        for delegate in entry.delegates:
-            network = delegate.network
-            if not network.can_check():
-                self.log.verbose(f"CHECK skipped for {delegate.label}: version {network.cni_version}")
-                continue
-            try:
-                network.check(self.runtime(delegate), delegate.result)
-            except CniError as exc:
-                raise exc.wrap(f"delegate {delegate.label}: CHECK failed") from None
+                raise CniError(IO_FAILURE, f"state for {cid}/{ifname} is unreadable: {exc}") from None
+            if entry is None:
+                raise CniError(UNKNOWN_CONTAINER, f"no multus attachment for container {cid} on {ifname}")
+            for delegate in entry.delegates:
+                network = delegate.network
+                if not network.can_check():
+                    self.log.verbose(f"CHECK skipped for {delegate.label}: version {network.cni_version}")
+                    continue
+                try:
+                    network.check(self.runtime(delegate), delegate.result)
+                except CniError as exc:
+                    raise exc.wrap(f"delegate {delegate.label}: CHECK failed") from None
+
+
+def internal_error(exc: BaseException) -> CniError:
+    """An unforeseen exception as the CNI error a runtime can read: code 999, type and message."""
+    return CniError(INTERNAL, f"internal error: {type(exc).__name__}: {exc}")

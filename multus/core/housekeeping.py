@@ -1,9 +1,14 @@
 """STATUS and GC (CNI 1.1): node-level requests that carry no single container.
 
 STATUS asks the master delegate only, as upstream does: a secondary network being down
-should not mark the whole node's networking unready. GC removes every attachment the runtime
-no longer lists (undoing its delegates, like a DEL), then forwards GC to each 1.1 delegate
-with the valid attachments translated to that delegate's interface names.
+should not mark the whole node's networking unready.
+
+GC looks only at attachments of its own multus network (the state records the network's
+name): runtimes call GC per network, and several networks share one cniDir. An attachment
+of this network that the runtime no longer lists is undone like a DEL. Then GC goes to each
+1.1 delegate with the attachments that must stay, in that delegate's interface names; an
+attachment GC cannot judge (another network's, or one whose state is unreadable) always
+stays, so no delegate ever frees what a running pod holds.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 from multus.cni.env import CmdArgs
 from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.core.attach import Attacher
-from multus.core.delegate import resolve
-from multus.core.state import CacheEntry, CorruptState
+from multus.core.delegate import Delegate, resolve
+from multus.core.state import CorruptState
 
 VALID_KEY = "cni.dev/valid-attachments"
+# A temp file younger than this may belong to a writer that is still running.
+STALE_TEMP_SECONDS = 60.0
 
 
 def status(attacher: Attacher) -> None:
@@ -29,41 +36,65 @@ def _valid_attachments(raw: dict) -> set[tuple[str, str]]:
     return {(str(i.get("containerID", "")), str(i.get("ifname", ""))) for i in items}
 
 
-def _load(helper: Attacher, cid: str, ifname: str) -> CacheEntry | None:
-    try:
-        return helper.store.load(cid, ifname)
-    except CorruptState:
-        return None
+class _Stored:
+    """One attachment found under cniDir, as far as GC can tell what it is."""
+
+    __slots__ = ("container_id", "ifname", "delegates", "ours", "readable")
+
+    def __init__(self, container_id: str, ifname: str, delegates: list[Delegate], ours: bool, readable: bool) -> None:
+        self.container_id = container_id
+        self.ifname = ifname
+        self.delegates = delegates
+        self.ours = ours
+        self.readable = readable
+
+
+def _survey(helper: Attacher) -> list[_Stored]:
+    found = []
+    for cid in helper.store.containers():
+        helper.store.sweep_temp_files(cid, older_than=STALE_TEMP_SECONDS)
+        for ifname in helper.store.ifnames(cid):
+            try:
+                entry = helper.store.load(cid, ifname)
+            except (CorruptState, OSError) as exc:
+                helper.log.error(f"GC: keeping {cid}/{ifname}: its state is unreadable ({exc})")
+                entry = None
+            if entry is None:
+                # Names as a DEL without state would use: the best guess of what it holds.
+                found.append(_Stored(cid, ifname, resolve(helper.netconf, ifname), False, False))
+            else:
+                found.append(_Stored(cid, ifname, entry.delegates, entry.network == helper.netconf.name, True))
+    return found
 
 
 def gc(helper: Attacher) -> None:
-    """Stale attachments are found from directory names alone; files are read only when needed
-    (to undo a stale attachment, or to tell a 1.1 delegate which of its attachments remain)."""
     netconf, cmd, log = helper.netconf, helper.cmd, helper.log
     valid = _valid_attachments(netconf.raw)
     errors: list[CniError] = []
-    stored = [(cid, ifname) for cid in helper.store.containers() for ifname in helper.store.ifnames(cid)]
-    for cid, ifname in stored:
-        if (cid, ifname) in valid:
+    kept: list[_Stored] = []
+    for item in _survey(helper):
+        if not item.ours or (item.container_id, item.ifname) in valid:
+            kept.append(item)
             continue
-        log.verbose(f"GC: removing stale attachment {cid}/{ifname}")
-        entry = _load(helper, cid, ifname)
-        stale = CmdArgs("DEL", cid, entry.netns if entry else "", ifname, entry.cni_args if entry else "",
-                        cmd.path, cmd.environ, b"")
+        log.verbose(f"GC: removing stale attachment {item.container_id}/{item.ifname}")
+        entry = helper.store.load(item.container_id, item.ifname)
+        stale = CmdArgs("DEL", item.container_id, entry.netns if entry else "", item.ifname,
+                        entry.cni_args if entry else "", cmd.path, cmd.environ, b"")
         try:
             helper.for_attachment(stale).delete()
         except CniError as exc:
-            errors.append(exc.wrap(f"GC of {cid}/{ifname}"))
-    collecting = [d for d in resolve(netconf, "eth0") if d.network.collects_garbage()]
-    kept: dict[str, list[dict]] = {}
-    if collecting:
-        for cid, ifname in stored:
-            entry = _load(helper, cid, ifname) if (cid, ifname) in valid else None
-            for d in entry.delegates if entry else []:
-                kept.setdefault(d.conf.get("name", ""), []).append({"containerID": cid, "ifname": d.ifname})
-    for delegate in collecting:
+            kept.append(item)
+            errors.append(exc.wrap(f"GC of {item.container_id}/{item.ifname}"))
+    in_use: dict[str, list[dict]] = {}
+    for item in kept:
+        for d in item.delegates:
+            in_use.setdefault(d.conf.get("name", ""), []).append({"containerID": item.container_id,
+                                                                  "ifname": d.ifname})
+    for delegate in resolve(netconf, "eth0"):
+        if not delegate.network.collects_garbage():
+            continue
         try:
-            delegate.network.gc(helper.runtime(delegate), kept.get(delegate.conf.get("name", ""), []))
+            delegate.network.gc(helper.runtime(delegate), in_use.get(delegate.conf.get("name", ""), []))
         except CniError as exc:
             errors.append(exc.wrap(f"GC of delegate {delegate.label}"))
     if errors:

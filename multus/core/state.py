@@ -15,7 +15,7 @@ import os
 
 from multus.cni.errors import IO_FAILURE, CniError
 from multus.core.delegate import Delegate
-from multus.fileutil import makedirs_private, write_atomic
+from multus.fileutil import makedirs_private, sweep_temp_files, write_atomic
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
@@ -29,22 +29,24 @@ class CorruptState(Exception):
 
 
 class CacheEntry:
-    """Everything needed to undo one attachment: who, where, and each delegate with its result."""
+    """Everything needed to undo one attachment: who, where, which multus network, each delegate
+    with its result. `network` (the multus config's name) keeps GC of one network away from
+    another network's attachments in a shared cniDir."""
 
-    __slots__ = ("container_id", "ifname", "netns", "cni_args", "cni_version", "delegates")
+    __slots__ = ("container_id", "ifname", "netns", "cni_args", "network", "delegates")
 
-    def __init__(self, container_id: str, ifname: str, netns: str, cni_args: str, cni_version: str,
+    def __init__(self, container_id: str, ifname: str, netns: str, cni_args: str, network: str,
                  delegates: list[Delegate]) -> None:
         self.container_id = container_id
         self.ifname = ifname
         self.netns = netns
         self.cni_args = cni_args
-        self.cni_version = cni_version
+        self.network = network
         self.delegates = delegates
 
     def to_json(self) -> dict:
         return {"kind": KIND, "containerId": self.container_id, "ifName": self.ifname, "netns": self.netns,
-                "cniArgs": self.cni_args, "cniVersion": self.cni_version,
+                "cniArgs": self.cni_args, "network": self.network,
                 "delegates": [d.to_json() for d in self.delegates]}
 
     @classmethod
@@ -53,7 +55,7 @@ class CacheEntry:
             assert isinstance(data, dict) and data.get("kind") == KIND
             delegates = [Delegate.from_json(d) for d in data["delegates"]]
             return cls(str(data["containerId"]), str(data["ifName"]), str(data.get("netns", "")),
-                       str(data.get("cniArgs", "")), str(data.get("cniVersion", "")), delegates)
+                       str(data.get("cniArgs", "")), str(data.get("network", "")), delegates)
         except (AssertionError, KeyError, TypeError, ValueError) as exc:
             raise CorruptState(f"unexpected state layout: {exc!r}") from None
 
@@ -82,16 +84,23 @@ class StateStore:
         return os.path.join(self._container_dir(container_id), f"{ifname}.json")
 
     @contextlib.contextmanager
-    def lock(self, container_id: str) -> Iterator[None]:
-        """Hold the container's lock; the lock file goes away with the container's last state."""
+    def lock(self, container_id: str, required: bool = True) -> Iterator[bool]:
+        """Hold the container's lock; the lock file goes away with the container's last state.
+
+        With `required=False` (DEL) a lock that cannot be taken (read-only or full disk) is not
+        an error: the body runs without it and is told so (False).
+        """
         path = os.path.join(self.root, "locks", container_id)
         try:
             makedirs_private(os.path.dirname(path))
             fd = self._acquire(path)
         except OSError as exc:
-            raise CniError(IO_FAILURE, f"cannot lock state under {self.root}: {exc.strerror}") from None
+            if not required:
+                yield False
+                return
+            raise CniError(IO_FAILURE, f"cannot lock state {path}: {exc.strerror}") from None
         try:
-            yield
+            yield True
         finally:
             try:
                 if not self.ifnames(container_id):
@@ -106,7 +115,7 @@ class StateStore:
         import fcntl
 
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
             mine = os.fstat(fd)
             try:
@@ -145,11 +154,19 @@ class StateStore:
         write_atomic(self.path(entry.container_id, entry.ifname), payload, sync_dir=not update)
 
     def remove(self, container_id: str, ifname: str) -> None:
+        """Raises OSError when the disk refuses (read-only): the caller decides whether that matters."""
         self.forget_processes(container_id, ifname)
+        self.sweep_temp_files(container_id, ifname)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(container_id, ifname))
-        with contextlib.suppress(FileNotFoundError, OSError):
+        with contextlib.suppress(OSError):
             os.rmdir(self._container_dir(container_id))
+
+    def sweep_temp_files(self, container_id: str, ifname: str | None = None,
+                         older_than: float | None = None) -> list[str]:
+        """Temp files of killed writers: one attachment's (DEL), or a container's old ones (GC)."""
+        prefix = f"{ifname}.json" if ifname is not None else ""
+        return sweep_temp_files(self._container_dir(container_id), prefix, older_than)
 
     def _processes_path(self, container_id: str, ifname: str) -> str:
         return os.path.join(self._container_dir(container_id), f"{ifname}.pids")
@@ -191,7 +208,8 @@ class StateStore:
         deadline = time.monotonic() + 2
         while any(_start_time(pid) is not None for pid in stopped) and time.monotonic() < deadline:
             time.sleep(0.01)
-        self.forget_processes(container_id, ifname)
+        with contextlib.suppress(OSError):
+            self.forget_processes(container_id, ifname)
         return stopped
 
     def taken_ifnames(self, container_id: str, runtime_ifname: str) -> set[str]:
@@ -203,7 +221,7 @@ class StateStore:
             taken.add(other)
             try:
                 entry = self.load(container_id, other)
-            except CorruptState:
+            except (CorruptState, OSError):
                 continue
             if entry:
                 taken.update(d.ifname for d in entry.delegates)

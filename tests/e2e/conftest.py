@@ -120,3 +120,10 @@ def podman(tmp_path, podman_image):
     runtime = Podman(tmp_path)
     yield runtime
     runtime.cleanup()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _current_build():
+    from tests.conftest import require_current_build
+
+    require_current_build()

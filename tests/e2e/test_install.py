@@ -90,7 +90,13 @@ def test_a_cache_directory_prepared_by_someone_else_is_refused(install_dir):
 
 def test_installed_under_a_helper_name_it_is_that_plugin(install_dir):
     (install_dir / "flannel").symlink_to(BINARY)
-    out = run([install_dir / "flannel"], CNI_COMMAND="ADD", CNI_CONTAINERID="c", CNI_NETNS="/proc/self/ns/net",
-              CNI_IFNAME="eth9", CNI_PATH="/usr/lib/cni")
-    # No stdin config: the flannel plugin itself answers with the decoding error.
-    assert out.returncode == 1 and json.loads(out.stdout)["code"] == 6
+    conf = {"cniVersion": "1.0.0", "name": "cbr0", "type": "flannel",
+            "subnetFile": str(install_dir / "no-subnet.env"), "delegate": {"isDefaultGateway": True}}
+    proc = subprocess.run([str(install_dir / "flannel")], input=json.dumps(conf), capture_output=True, text=True,
+                          timeout=120, env={"PATH": "/usr/bin:/bin", "CNI_COMMAND": "ADD", "CNI_CONTAINERID": "c",
+                                            "CNI_NETNS": "/proc/self/ns/net", "CNI_IFNAME": "eth9",
+                                            "CNI_PATH": "/usr/lib/cni"})
+    # flannel's own answer (multus would have refused a config without delegates, code 7).
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout) == {"cniVersion": "1.0.0", "code": 11,
+                                       "msg": f"{install_dir / 'no-subnet.env'} does not exist: is flanneld running?"}

@@ -28,3 +28,10 @@ def sriov_host(tmp_path):
     yield make
     for host in hosts:
         host.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _current_build():
+    from tests.conftest import require_current_build
+
+    require_current_build()

@@ -1,6 +1,7 @@
 """The same file run by hand: click subcommands over the same code."""
 
 import json
+import os
 import subprocess
 
 from tests.conftest import BINARY, REPO, links_in, reservations
@@ -10,9 +11,23 @@ def cli(*args, env=None):
     return subprocess.run([str(BINARY), *args], capture_output=True, text=True, timeout=120, env=env)
 
 
+def no_cni_env():
+    return {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
+
+
 def test_help_without_cni_command():
-    out = cli()
-    assert out.returncode in (0, 2) and "validate" in out.stdout + out.stderr
+    out = cli(env=no_cni_env())
+    assert out.returncode == 2, out
+    assert "Usage:" in out.stderr and "validate" in out.stderr and out.stdout == ""
+
+
+def test_a_runtime_call_without_cni_command_is_a_cni_error():
+    out = subprocess.run([str(BINARY)], input="{}", capture_output=True, text=True, timeout=60,
+                         env=dict(no_cni_env(), CNI_CONTAINERID="c1", CNI_PATH="/usr/lib/cni"))
+    assert out.returncode == 1, out
+    assert json.loads(out.stdout) == {"cniVersion": "1.1.0", "code": 4, "msg": "CNI_COMMAND is not set",
+                                      "details": "expected one of ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION']"}
+    assert "Usage" not in out.stdout + out.stderr
 
 
 def test_version_subcommand_matches_cni_version():

@@ -3,7 +3,7 @@
 import json
 import os
 
-from tests.conftest import FAKE_PLUGINS, attach_env, links_in, reservations, run_inprocess
+from tests.conftest import FAKE_PLUGINS, addrs_in, attach_env, links_in, reservations, run_inprocess
 
 PATH = f"{FAKE_PLUGINS}:/usr/lib/cni"
 
@@ -75,31 +75,60 @@ def test_rollback_order_includes_the_failed_delegate(networks, recorder, monkeyp
         ("ADD", "eth0"), ("ADD", "net1"), ("ADD", "net2"), ("DEL", "net2"), ("DEL", "net1"), ("DEL", "eth0")]
 
 
-def test_status_asks_the_master_and_passes_its_code(networks, tmp_path):
+def test_status_reaches_only_the_master_and_passes_its_code(networks, recorder, tmp_path):
+    conf = networks.multus(rec(name="m", cniVersion="1.1.0"), rec(name="s", cniVersion="1.1.0"), version="1.1.0")
+    assert run_inprocess("STATUS", conf, CNI_PATH=PATH).code == 0
+    assert [(c["env"]["CNI_COMMAND"], c["stdin"]["name"]) for c in recorder()] == [("STATUS", "m")]
     plugin = tmp_path / "unavailable"
     plugin.write_text("#!/bin/sh\ncat >/dev/null\n"
                       "echo '{\"cniVersion\":\"1.1.0\",\"code\":50,\"msg\":\"plugin not available\"}'\nexit 1\n")
     plugin.chmod(0o755)
-    ok = networks.multus(networks.bridge(cniVersion="1.0.0"), version="1.1.0")  # 1.0 delegates: STATUS is OK
-    assert run_inprocess("STATUS", ok).code == 0
-    down = networks.multus({"type": "unavailable", "cniVersion": "1.1.0"}, version="1.1.0")
-    answer = run_inprocess("STATUS", down, CNI_PATH=str(tmp_path))
-    assert (answer.code, answer.json["code"]) == (1, 50)
+    down = networks.multus({"type": "unavailable", "cniVersion": "1.1.0"}, rec(cniVersion="1.1.0"), version="1.1.0")
+    answer = run_inprocess("STATUS", down, CNI_PATH=f"{tmp_path}:{PATH}")
+    assert (answer.code, answer.json["code"], answer.json["msg"]) == (1, 50, "plugin not available")
+    assert len(recorder()) == 1, "the secondary is not asked"
 
 
-def test_gc_removes_only_attachments_the_runtime_no_longer_has(netns_factory, networks):
-    conf = networks.multus(networks.bridge(cniVersion="1.0.0"), networks.macvlan(cniVersion="1.0.0"), version="1.1.0")
-    keep, drop = netns_factory(), netns_factory()
-    for ns in (keep, drop):
+def test_gc_removes_only_its_own_networks_stale_attachments(netns_factory, networks):
+    """Two multus networks share one cniDir; GC of net-a never touches net-b's pod."""
+    net_a = networks.multus(networks.bridge("10.251.0.0/24", cniVersion="1.0.0"), version="1.1.0", name="net-a")
+    net_b = networks.multus(networks.bridge("10.251.4.0/24", cniVersion="1.0.0"), version="1.1.0", name="net-b")
+    keep, drop, other = netns_factory(), netns_factory(), netns_factory()
+    for ns, conf in ((keep, net_a), (drop, net_a), (other, net_b)):
         assert run_inprocess("ADD", conf, **attach_env(ns)).code == 0
-    gc_conf = {**conf, "cni.dev/valid-attachments": [{"containerID": f"cid-{keep}", "ifname": "eth0"}]}
+    other_addrs = addrs_in(other)["eth0"]
+    gc_conf = {**net_a, "cni.dev/valid-attachments": [{"containerID": f"cid-{keep}", "ifname": "eth0"}]}
     done = run_inprocess("GC", gc_conf)
     assert done.code == 0, done
     assert links_in(drop) == ["lo"]
-    assert set(links_in(keep)) == {"lo", "eth0", "net1"}
+    assert set(links_in(keep)) == {"lo", "eth0"}
+    assert addrs_in(other)["eth0"] == other_addrs, "another network's pod keeps its interface and address"
+    assert sorted(os.listdir(networks.state_dir / "attachments")) == sorted([f"cid-{keep}", f"cid-{other}"])
     assert len(reservations(networks.ipam_dir)) == 2
-    assert os.listdir(networks.state_dir / "attachments") == [f"cid-{keep}"]
-    assert run_inprocess("DEL", conf, **attach_env(keep)).code == 0
+    for ns, conf in ((keep, net_a), (other, net_b)):
+        assert run_inprocess("DEL", conf, **attach_env(ns)).code == 0
+
+
+def test_gc_keeps_a_valid_attachment_whose_state_is_unreadable(networks, recorder, netns_factory):
+    conf = networks.multus(rec(name="m", cniVersion="1.1.0"), rec(name="s", cniVersion="1.1.0"), version="1.1.0")
+    broken, fine = netns_factory(), netns_factory()
+    for ns in (broken, fine):
+        env = {"CNI_CONTAINERID": ns, "CNI_NETNS": f"/var/run/netns/{ns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+        assert run_inprocess("ADD", conf, **env).code == 0
+    (networks.state_dir / "attachments" / broken / "eth0.json").write_text("{corrupt")
+    valid = [{"containerID": broken, "ifname": "eth0"}, {"containerID": fine, "ifname": "eth0"}]
+    done = run_inprocess("GC", {**conf, "cni.dev/valid-attachments": valid}, CNI_PATH=PATH)
+    assert done.code == 0, done
+    assert f"keeping {broken}/eth0" in done.stderr
+    calls = recorder()[4:]
+    assert not [c for c in calls if c["env"]["CNI_COMMAND"] == "DEL"]
+    gcs = {c["stdin"]["name"]: c["stdin"]["cni.dev/valid-attachments"] for c in calls
+           if c["env"]["CNI_COMMAND"] == "GC"}
+    assert sorted(map(str, gcs["m"])) == sorted(map(str, [{"containerID": broken, "ifname": "eth0"},
+                                                          {"containerID": fine, "ifname": "eth0"}]))
+    assert sorted(map(str, gcs["s"])) == sorted(map(str, [{"containerID": broken, "ifname": "net1"},
+                                                          {"containerID": fine, "ifname": "net1"}]))
+    assert (networks.state_dir / "attachments" / broken / "eth0.json").exists()
 
 
 def test_delegate_garbage_and_empty_output_are_named(networks, tmp_path, netns):
@@ -156,4 +185,78 @@ def test_runtime_ip_and_mac_requests_reach_the_master_only(networks, recorder, n
     assert by_ifname["eth0"]["stdin"]["runtimeConfig"] == conf["runtimeConfig"]
     assert by_ifname["net1"]["env"]["CNI_ARGS"] == "IgnoreUnknown=1;K8S_POD_NAME=p"
     assert by_ifname["net1"]["stdin"]["runtimeConfig"] == {"portMappings": []}
+    assert run_inprocess("DEL", conf, **env).code == 0
+
+
+def test_secondaries_run_in_list_order_by_default(networks, recorder, netns):
+    conf = networks.multus(*[rec(marker=i) for i in range(12)])
+    env = {"CNI_CONTAINERID": "order", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+    assert "concurrentDelegates" not in conf
+    assert run_inprocess("ADD", conf, **env).code == 0
+    assert [c["stdin"]["marker"] for c in recorder()] == list(range(12))
+    assert [c["env"]["CNI_IFNAME"] for c in recorder()] == ["eth0"] + [f"net{i}" for i in range(1, 12)]
+    assert run_inprocess("DEL", conf, **env).code == 0
+    assert [c["stdin"]["marker"] for c in recorder()[12:]] == list(reversed(range(12)))
+
+
+def test_a_failed_delegate_starts_nothing_after_it_by_default(networks, recorder, monkeypatch, netns):
+    monkeypatch.setenv("RECORDER_FAIL", "ADD:net2")
+    conf = networks.multus(*[rec(marker=i) for i in range(5)])
+    env = {"CNI_CONTAINERID": "stop", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+    added = run_inprocess("ADD", conf, **env)
+    assert (added.code, added.json["code"]) == (1, 11)
+    assert [(c["env"]["CNI_COMMAND"], c["stdin"]["marker"]) for c in recorder()] == [
+        ("ADD", 0), ("ADD", 1), ("ADD", 2), ("DEL", 2), ("DEL", 1), ("DEL", 0)]
+
+
+def test_an_unexpected_exception_in_a_delegate_run_is_a_999_and_rolls_back(networks, recorder, monkeypatch, netns):
+    """Sequential and concurrent alike: a crash in a delegate run is never a success."""
+    from multus.cni import runtime
+
+    real_add = runtime.Network.add
+
+    def crashing_add(self, rt):
+        if rt.ifname == "net2":
+            raise KeyError("injected")
+        return real_add(self, rt)
+
+    monkeypatch.setattr(runtime.Network, "add", crashing_add)
+    for concurrent in (False, True):
+        conf = networks.multus(rec(), rec(), rec(), rec(), concurrentDelegates=concurrent)
+        cid = f"crash-{concurrent}"
+        env = {"CNI_CONTAINERID": cid, "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+        before = len(recorder())
+        added = run_inprocess("ADD", conf, **env)
+        assert (added.code, added.json["code"]) == (1, 999), added
+        assert "KeyError" in added.json["msg"] and "injected" in added.json["msg"]
+        calls = [(c["env"]["CNI_COMMAND"], c["env"]["CNI_IFNAME"]) for c in recorder()[before:]]
+        adds = {i for cmd, i in calls if cmd == "ADD"}
+        dels = {i for cmd, i in calls if cmd == "DEL"}
+        assert adds <= dels, "every started delegate was rolled back"
+        assert not (networks.state_dir / "attachments" / cid).exists()
+
+
+def test_check_waits_for_the_container_lock(networks, recorder, netns):
+    import fcntl
+    import subprocess
+    import time
+
+    from tests.conftest import BINARY, cni_env
+
+    conf = networks.multus(rec(cniVersion="1.0.0"))
+    env = {"CNI_CONTAINERID": "lockd", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+    assert run_inprocess("ADD", conf, **env).code == 0
+    lock = os.open(networks.state_dir / "locks" / "lockd", os.O_RDWR)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.Popen([str(BINARY)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                env=cni_env("CHECK", **env))
+        proc.stdin.write(json.dumps(conf).encode())
+        proc.stdin.close()
+        time.sleep(1.5)
+        assert proc.poll() is None and len(recorder()) == 1, "CHECK ran its delegate while the lock was held"
+    finally:
+        os.close(lock)
+    assert proc.wait(timeout=60) == 0
+    assert recorder()[1]["env"]["CNI_COMMAND"] == "CHECK"
     assert run_inprocess("DEL", conf, **env).code == 0

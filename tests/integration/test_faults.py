@@ -8,7 +8,18 @@ import time
 
 import pytest
 
-from tests.conftest import BINARY, attach_env, cni_env, ip, links_in, reservations, run_binary, run_inprocess, tag
+from tests.conftest import (
+    BINARY,
+    FAKE_PLUGINS,
+    attach_env,
+    cni_env,
+    ip,
+    links_in,
+    reservations,
+    run_binary,
+    run_inprocess,
+    tag,
+)
 
 
 def script(tmp_path, name, add_body, other="exit 0"):
@@ -81,11 +92,12 @@ def test_existing_interface_is_never_touched(netns, networks):
     assert reservations(networks.ipam_dir) == []
 
 
-@pytest.mark.parametrize("bad", ["/var/run/netns/does-not-exist", "/etc/hostname", "/proc/self/ns/mnt", ""])
-def test_add_needs_a_real_network_namespace(networks, bad):
+@pytest.mark.parametrize("bad, code", [("/var/run/netns/does-not-exist", 8), ("/etc/hostname", 8),
+                                       ("/proc/self/ns/mnt", 8), ("", 4)])
+def test_add_needs_a_real_network_namespace(networks, bad, code):
     env = attach_env("x", CNI_NETNS=bad)
     added = run_inprocess("ADD", networks.multus(networks.bridge()), **env)
-    assert added.json["code"] in (4, 8) and added.code == 1
+    assert (added.code, added.json["code"]) == (1, code), added
 
 
 @pytest.fixture
@@ -104,18 +116,8 @@ def small_mount(tmp_path):
         subprocess.run(["umount", "-l", str(target)], check=False)
 
 
-def test_read_only_cache_fails_add_before_any_delegate(netns, networks, small_mount, recorder):
-    ro = small_mount("ro", "size=1m")
-    conf = networks.multus({"type": "recorder"}, cniDir=str(ro / "state"))
-    added = run_inprocess("ADD", conf, **attach_env(netns), CNI_PATH="tests/fakeplugins")
-    assert (added.code, added.json["code"]) == (1, 5), added
-    assert recorder() == []
-
-
-def test_full_disk_fails_add_before_any_delegate(netns, networks, small_mount, recorder):
-    full = small_mount("size=64k")
-    (full / "state").mkdir()
-    fd = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
+def fill(directory):
+    fd = os.open(directory / "filler", os.O_WRONLY | os.O_CREAT)
     try:
         while True:
             os.write(fd, b"\0" * 4096)
@@ -123,10 +125,116 @@ def test_full_disk_fails_add_before_any_delegate(netns, networks, small_mount, r
         pass
     finally:
         os.close(fd)
-    conf = networks.multus({"type": "recorder"}, cniDir=str(full / "state"))
-    added = run_inprocess("ADD", conf, **attach_env(netns), CNI_PATH="tests/fakeplugins")
+
+
+def remount(target, *options):
+    subprocess.run(["mount", "-o", ",".join(("remount", *options)), str(target)], check=True)
+
+
+def test_read_only_cache_fails_add_before_any_delegate(netns, networks, small_mount, recorder):
+    ro = small_mount("ro", "size=1m")
+    conf = networks.multus({"type": "recorder"}, cniDir=str(ro / "state"))
+    added = run_inprocess("ADD", conf, **attach_env(netns), CNI_PATH=str(FAKE_PLUGINS))
     assert (added.code, added.json["code"]) == (1, 5), added
+    assert str(ro / "state") in added.json["msg"]
     assert recorder() == []
+
+
+def test_full_disk_fails_add_before_any_delegate(netns, networks, small_mount, recorder):
+    full = small_mount("size=64k")
+    (full / "state").mkdir()
+    fill(full)
+    conf = networks.multus({"type": "recorder"}, cniDir=str(full / "state"))
+    added = run_inprocess("ADD", conf, **attach_env(netns), CNI_PATH=str(FAKE_PLUGINS))
+    assert (added.code, added.json["code"]) == (1, 5), added
+    assert "No space left on device" in added.json["msg"] and str(full / "state") in added.json["msg"]
+    assert recorder() == []
+    assert not [p for p in (full / "state").rglob("*") if p.is_file()], "no temp or state file left"
+
+
+def test_del_succeeds_on_a_full_cache_disk(netns, networks, small_mount, recorder):
+    disk = small_mount("size=256k")
+    conf = networks.multus({"type": "recorder"}, {"type": "recorder"}, cniDir=str(disk / "state"))
+    env = dict(attach_env(netns), CNI_PATH=str(FAKE_PLUGINS))
+    assert run_binary("ADD", conf, **env).code == 0
+    fill(disk)
+    deleted = run_binary("DEL", conf, **env)
+    assert deleted.code == 0, deleted
+    assert [c["env"]["CNI_COMMAND"] for c in recorder()] == ["ADD", "ADD", "DEL", "DEL"]
+    assert not [p for p in (disk / "state").rglob("*") if p.is_file()], "no .tmp, .pids or state file left"
+
+
+def test_del_succeeds_on_a_read_only_cache_disk_and_a_later_del_clears_the_state(netns, networks, small_mount,
+                                                                              recorder):
+    disk = small_mount("size=256k")
+    conf = networks.multus({"type": "recorder"}, {"type": "recorder"}, cniDir=str(disk / "state"))
+    env = dict(attach_env(netns), CNI_PATH=str(FAKE_PLUGINS))
+    assert run_binary("ADD", conf, **env).code == 0
+    remount(disk, "ro")
+    deleted = run_binary("DEL", conf, **env)
+    assert deleted.code == 0, deleted
+    assert "a later DEL or GC removes it" in deleted.stderr
+    assert [c["env"]["CNI_COMMAND"] for c in recorder()] == ["ADD", "ADD", "DEL", "DEL"]
+    remount(disk, "rw")
+    assert run_binary("DEL", conf, **env).code == 0
+    assert not [p for p in (disk / "state").rglob("*") if p.is_file()]
+
+
+KILLER = """
+import os, signal, sys
+sys.path.insert(0, os.environ.pop("KILL_REPO"))
+point, renames = os.environ.pop("KILL_POINT"), []
+real_rename, real_fsync = os.rename, os.fsync
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def rename(src, dst):
+    renames.append(dst)
+    # temp-written: the first state file's temp is complete, not yet renamed;
+    # results-update: every delegate ran, the update's temp is complete, not yet renamed.
+    if (point, len(renames)) in (("temp-written", 1), ("results-update", 2)):
+        die()
+    return real_rename(src, dst)
+
+def fsync(fd):
+    real_fsync(fd)
+    if point == "renamed" and renames and os.path.isdir(f"/proc/self/fd/{fd}"):
+        die()  # the first state file is renamed into place; no delegate ran yet
+
+os.rename, os.fsync = rename, fsync
+from multus import entry
+sys.exit(entry.main())
+"""
+
+
+@pytest.mark.parametrize("point", ["temp-written", "renamed", "results-update"])
+def test_sigkill_at_each_write_of_add_then_del_leaves_no_file(netns, networks, point):
+    import sys
+
+    from tests.conftest import REPO
+
+    conf = networks.multus(networks.bridge(), networks.macvlan())
+    env = cni_env("ADD", **attach_env(netns), KILL_POINT=point, KILL_REPO=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", KILLER], input=json.dumps(conf).encode(), env=env,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    deleted = run_binary("DEL", conf, **attach_env(netns))
+    assert deleted.code == 0, deleted
+    assert links_in(netns) == ["lo"] and reservations(networks.ipam_dir) == []
+    assert not [p for p in networks.state_dir.rglob("*") if p.is_file()], list(networks.state_dir.rglob("*"))
+
+
+def test_gc_sweeps_temp_files_older_than_a_minute(networks, recorder):
+    conf = networks.multus({"type": "recorder", "cniVersion": "1.1.0"}, version="1.1.0")
+    container = networks.state_dir / "attachments" / "gone"
+    container.mkdir(parents=True)
+    old, young = container / "eth0.json.tmp123.1", container / "eth0.json.tmp124.1"
+    for path in (old, young):
+        path.write_text("{")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    assert run_inprocess("GC", conf, CNI_PATH=str(FAKE_PLUGINS)).code == 0
+    assert not old.exists() and young.exists()
 
 
 def test_state_files_are_private(netns, networks, tmp_path):

@@ -121,3 +121,34 @@ def test_failed_ipam_undoes_the_move_and_pf_settings(sriov_host, netns):
     assert "enp12s0f0v0" in host.links()
     assert host.calls()[-1].startswith("set_vf enp12s0f0 0 vlan=0")
     assert not list(host.state.glob("*.json")) and not list((host.state / "pci").iterdir())
+
+
+def test_del_with_a_corrupt_saved_vf_is_an_io_error_and_keeps_the_vf(sriov_host, netns):
+    host = sriov_host(enp12s0f0=1)
+    conf = if0_conf(host)
+    assert host.run("sriov", "ADD", conf, **attach(netns)).code == 0
+    [saved] = host.state.glob("sr1-net1.json")
+    good = saved.read_text()
+    saved.write_text('{"pf": "enp12s0f0"')
+    refused = host.run("sriov", "DEL", conf, **attach(netns))
+    assert (refused.code, refused.json["code"]) == (1, 5), refused
+    assert str(saved) in refused.json["msg"]
+    assert "north0" in pod_links(netns), "the VF was not silently left behind as 'nothing to do'"
+    saved.write_text(good)
+    assert host.run("sriov", "DEL", conf, **attach(netns)).code == 0
+    assert list(pod_links(netns)) == ["lo"]
+
+
+def test_a_failed_undo_is_added_to_the_original_error(sriov_host, netns, tmp_path):
+    """The IPAM fails ADD after the VF moved, and the PF table is broken, so restoring the VF fails too."""
+    host = sriov_host(enp12s0f0=1)
+    plugins = tmp_path / "ipam-bin"
+    plugins.mkdir()
+    (plugins / "exploding").write_text(
+        f'#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] || exit 0\necho broken > {host.backend}\n'
+        'echo \'{"cniVersion":"1.0.0","code":11,"msg":"ipam exploded"}\'\nexit 1\n')
+    (plugins / "exploding").chmod(0o755)
+    conf = if0_conf(host, ipam={"type": "exploding"})
+    added = host.run("sriov", "ADD", conf, **dict(attach(netns), CNI_PATH=f"{plugins}:/usr/lib/cni"))
+    assert (added.code, added.json["code"]) == (1, 11), added
+    assert added.json["msg"].startswith("ipam exploded; undoing the ADD also failed: sriov: could not fully restore")

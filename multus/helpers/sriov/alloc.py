@@ -13,7 +13,7 @@ import json
 import os
 import socket
 
-from multus.cni.errors import INTERNAL, CniError
+from multus.cni.errors import INTERNAL, IO_FAILURE, CniError
 from multus.fileutil import locked, makedirs_private, write_atomic
 from multus.helpers.sriov.config import SriovConf
 from multus.helpers.sriov.sysfs import Vf, vf_by_pci, vfs_of
@@ -25,6 +25,10 @@ def in_this_netns(ifname: str) -> bool:
         return True
     except OSError:
         return False
+
+
+# What DEL needs from a saved entry to put the VF back.
+ENTRY_KEYS = ("pf", "vf", "pci", "hostIfname", "podIfname", "netns", "conf")
 
 
 class SriovStore:
@@ -77,14 +81,20 @@ class SriovStore:
         write_atomic(self._entry_path(container_id, ifname), json.dumps(entry).encode())
 
     def load(self, container_id: str, ifname: str) -> dict | None:
+        """The attachment's saved VF, None when there is none; a file that exists but cannot be
+        used is an error: treating it as "nothing attached" would leave the VF in the pod."""
+        path = self._entry_path(container_id, ifname)
         try:
-            with open(self._entry_path(container_id, ifname)) as f:
+            with open(path) as f:
                 entry = json.load(f)
         except FileNotFoundError:
             return None
-        except ValueError:
-            return None
-        return entry if isinstance(entry, dict) else None
+        except (OSError, ValueError) as exc:
+            raise CniError(IO_FAILURE, f"sriov: saved VF state {path} is unreadable: {exc}") from None
+        missing = [k for k in ENTRY_KEYS if not isinstance(entry, dict) or k not in entry]
+        if missing:
+            raise CniError(IO_FAILURE, f"sriov: saved VF state {path} is corrupt: missing {', '.join(missing)}")
+        return entry
 
     def remove(self, container_id: str, ifname: str) -> None:
         with contextlib.suppress(FileNotFoundError):

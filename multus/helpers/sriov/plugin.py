@@ -89,8 +89,14 @@ class Attachment:
                 dns = conf.raw.get("dns") or answer.get("dns")
                 if dns:
                     model["dns"] = dns
-        except Exception:
-            self._undo(entry)
+        except Exception as exc:
+            try:
+                self._undo(entry)
+            except CniError as undo:
+                # The original failure stays the headline; the incomplete undo is added to it.
+                original = exc if isinstance(exc, CniError) else CniError(INTERNAL, f"{type(exc).__name__}: {exc}")
+                raise CniError(original.code, f"{original.msg}; undoing the ADD also failed: {undo.msg}",
+                               original.details) from None
             raise
         return cniresult.from_current(model, ver.of_config(conf.raw))
 
@@ -113,7 +119,7 @@ class Attachment:
         if entry.get("applied") and orig:
             try:
                 self.backend.set_vf(entry["pf"], entry["vf"], {k: orig[k] for k in entry["applied"] if k in orig})
-            except CniError as exc:
+            except Exception as exc:
                 errors.append(str(exc))
         netns = entry.get("netns", "")
         if entry.get("moved") and netns and os.path.exists(netns):
@@ -121,7 +127,7 @@ class Attachment:
                 if netlink.link_info(entry["podIfname"], netns):
                     netlink.move_back(netns, entry["podIfname"], entry["hostIfname"], orig.get("effectiveMac"),
                                       orig.get("mtu"))
-            except CniError as exc:
+            except Exception as exc:
                 errors.append(str(exc))
         if errors:
             raise CniError(INTERNAL, "sriov: could not fully restore the VF: " + "; ".join(errors))
