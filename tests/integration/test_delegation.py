@@ -236,27 +236,39 @@ def test_an_unexpected_exception_in_a_delegate_run_is_a_999_and_rolls_back(netwo
         assert not (networks.state_dir / "attachments" / cid).exists()
 
 
-def test_check_waits_for_the_container_lock(networks, recorder, netns):
+def test_check_holds_the_container_lock_while_its_delegates_run(networks, netns, tmp_path):
     import fcntl
     import subprocess
     import time
 
     from tests.conftest import BINARY, cni_env
 
-    conf = networks.multus(rec(cniVersion="1.0.0"))
-    env = {"CNI_CONTAINERID": "lockd", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0", "CNI_PATH": PATH}
+    marker = tmp_path / "checking"
+    slow = tmp_path / "slowcheck"
+    slow.write_text(f'#!/bin/sh\ncat >/dev/null\ncase "$CNI_COMMAND" in\n'
+                    f'ADD) echo \'{{"cniVersion":"1.0.0","interfaces":[{{"name":"eth0"}}]}}\' ;;\n'
+                    f'CHECK) touch {marker}; sleep 3 ;;\nesac\nexit 0\n')
+    slow.chmod(0o755)
+    conf = networks.multus({"type": "slowcheck", "cniVersion": "1.0.0"})
+    env = {"CNI_CONTAINERID": "lockd", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0",
+           "CNI_PATH": str(tmp_path)}
     assert run_inprocess("ADD", conf, **env).code == 0
+    proc = subprocess.Popen([str(BINARY)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=cni_env("CHECK", **env))
+    proc.stdin.write(json.dumps(conf).encode())
+    proc.stdin.close()
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), "the CHECK delegate ran"
     lock = os.open(networks.state_dir / "locks" / "lockd", os.O_RDWR)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = subprocess.Popen([str(BINARY)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                env=cni_env("CHECK", **env))
-        proc.stdin.write(json.dumps(conf).encode())
-        proc.stdin.close()
-        time.sleep(1.5)
-        assert proc.poll() is None and len(recorder()) == 1, "CHECK ran its delegate while the lock was held"
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = False
+        except BlockingIOError:
+            held = True
+        assert held, "CHECK released the container lock before its delegate finished"
     finally:
         os.close(lock)
-    assert proc.wait(timeout=60) == 0
-    assert recorder()[1]["env"]["CNI_COMMAND"] == "CHECK"
+        assert proc.wait(timeout=60) == 0
     assert run_inprocess("DEL", conf, **env).code == 0
