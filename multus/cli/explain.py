@@ -6,7 +6,7 @@ from multus.cni import version as ver
 from multus.cni.errors import CniError
 from multus.cni.invoke import find_in_path
 from multus.cni.skel import decode_config
-from multus.core.delegate import resolve
+from multus.core.resolve import static_delegates
 from multus.core.netconf import load
 from multus.helpers import NAMES
 
@@ -39,10 +39,10 @@ def explain(data: bytes, source: str, cni_path: list[str], ifname: str) -> tuple
              f"  state in {netconf.cni_dir}, plugins searched in {':'.join(path)}",
              "  delegates, in execution order:"]
     ok = True
-    for d in resolve(netconf, ifname):
+    for d in static_delegates(netconf, ifname):
         role = "master" if d.master else "      "
         renamed = f", renamed {d.conf['if0name']} by sriov" if d.conf.get("if0name") else ""
-        lines.append(f"    {d.ifname:<6} {role} delegates[{d.index}] {d.label}, cniVersion {d.conf['cniVersion']}{renamed}")
+        lines.append(f"    {d.ifname:<6} {role} {d.source} {d.label}, cniVersion {d.conf['cniVersion']}{renamed}")
         for plugin in _plugin_types(d.conf):
             try:
                 where = find_in_path(plugin, path)

@@ -1,8 +1,8 @@
-"""Network namespace checks without pyroute2: is this path a netns, and which links are in it.
+"""Network namespace checks and work inside a pod's namespace, without pyroute2.
 
-Link names are read by entering the namespace with setns(2) (ctypes: Python 3.11 has no
-os.setns) and coming straight back. The process is single-threaded here; if it cannot come
-back it exits at once rather than go on in the pod's namespace.
+Work inside a namespace runs in a fresh OS thread that enters it with setns(2) (ctypes:
+Python 3.11 has no os.setns) and then simply ends: the calling thread never leaves its own
+namespace, so no failure can leave it (or a daemon serving other pods) in the pod's network.
 """
 
 from __future__ import annotations
@@ -10,6 +10,13 @@ from __future__ import annotations
 import os
 
 from multus.cni.errors import INVALID_NETNS, CniError
+
+TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 NS_GET_NSTYPE = 0xB703
@@ -35,24 +42,43 @@ def require(path: str) -> None:
         raise CniError(INVALID_NETNS, f"{path!r} is not a network namespace")
 
 
-def link_names(path: str) -> set[str]:
+def run_inside(path: str, work: Callable[[], T]) -> T:
+    """`work()` in the network namespace at `path`, on a thread of its own that ends there."""
+    import _thread
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.setns(target, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise CniError(INVALID_NETNS, f"cannot enter {path!r}: {os.strerror(err)}")
+    done = _thread.allocate_lock()
+    done.acquire()
+    outcome: list = []
+
+    def thread() -> None:
         try:
-            # /proc/thread-self/net follows the thread's current namespace; no socket module needed.
-            with open("/proc/thread-self/net/dev") as f:
-                return {line.split(":", 1)[0].strip() for line in f.read().splitlines()[2:] if ":" in line}
+            if libc.setns(target, CLONE_NEWNET) != 0:
+                raise CniError(INVALID_NETNS, f"cannot enter {path!r}: {os.strerror(ctypes.get_errno())}")
+            outcome.append((True, work()))
+        except BaseException as exc:  # handed to the caller, who raises it
+            outcome.append((False, exc))
         finally:
-            if libc.setns(home, CLONE_NEWNET) != 0:
-                os.write(2, b"multus: cannot return to the host network namespace; exiting\n")
-                os._exit(70)
+            done.release()
+
+    try:
+        _thread.start_new_thread(thread, ())
+        done.acquire()
     finally:
         os.close(target)
-        os.close(home)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _read_link_names() -> set[str]:
+    # /proc/thread-self/net follows the thread's current namespace; no socket module needed.
+    with open("/proc/thread-self/net/dev") as f:
+        return {line.split(":", 1)[0].strip() for line in f.read().splitlines()[2:] if ":" in line}
+
+
+def link_names(path: str) -> set[str]:
+    return run_inside(path, _read_link_names)

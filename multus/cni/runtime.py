@@ -1,7 +1,11 @@
 """Running one network (a single config or a conflist) the way libcni does.
 
-Injects the network's name and version, filters `runtimeConfig` by each plugin's declared
-capabilities, chains `prevResult` through a list, and reverses the list for DEL.
+Kept apart as libcni keeps them: `RuntimeConf` is *what* is attached (container, netns,
+ifname, CNI_ARGS, capability args); `CNIConfig` is *how* plugins are found and run (search
+path, base environment, timeout, built-in helpers), so one CNIConfig can serve many requests
+(the daemon). `Network` injects the network's name and version, filters `runtimeConfig` by
+each plugin's declared capabilities, chains `prevResult` through a list, and reverses the
+list for DEL.
 """
 
 from __future__ import annotations
@@ -18,32 +22,37 @@ if TYPE_CHECKING:
 
 
 class RuntimeConf:
-    """Who the network is attached to, and how plugins are run."""
+    """Who the network is attached to: libcni's RuntimeConf."""
 
-    __slots__ = ("container_id", "netns", "ifname", "args", "capability_args", "path", "environ",
-                 "timeout", "observer", "builtins")
+    __slots__ = ("container_id", "netns", "ifname", "args", "capability_args")
 
-    def __init__(self, container_id: str, netns: str, ifname: str, args: str, capability_args: dict,
-                 path: list[str], environ: dict[str, str], timeout: float | None = None,
-                 observer: ExecObserver | None = None, builtins: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, container_id: str = "", netns: str = "", ifname: str = "", args: str = "",
+                 capability_args: dict | None = None) -> None:
         self.container_id = container_id
         self.netns = netns
         self.ifname = ifname
         self.args = args
-        self.capability_args = capability_args
+        self.capability_args = capability_args or {}
+
+
+class CNIConfig:
+    """How plugins are found and run: libcni's CNIConfig (plus the built-in helpers)."""
+
+    __slots__ = ("path", "environ", "timeout", "builtins")
+
+    def __init__(self, path: list[str], environ: dict[str, str], timeout: float | None = None,
+                 builtins: dict[str, list[str]] | None = None) -> None:
         self.path = path
         self.environ = environ
         self.timeout = timeout
-        self.observer = observer
         self.builtins = builtins or {}
 
-    def env(self, command: str) -> dict[str, str]:
+    def env(self, command: str, rt: RuntimeConf) -> dict[str, str]:
         env = {k: v for k, v in self.environ.items() if not k.startswith("CNI_")}
         env["CNI_COMMAND"] = command
         env["CNI_PATH"] = ":".join(self.path)
         if command not in ("STATUS", "GC"):
-            env.update(CNI_CONTAINERID=self.container_id, CNI_NETNS=self.netns,
-                       CNI_IFNAME=self.ifname, CNI_ARGS=self.args)
+            env.update(CNI_CONTAINERID=rt.container_id, CNI_NETNS=rt.netns, CNI_IFNAME=rt.ifname, CNI_ARGS=rt.args)
         return env
 
     def command_for(self, plugin: str) -> list[str]:
@@ -54,6 +63,11 @@ class RuntimeConf:
             if plugin in self.builtins:
                 return self.builtins[plugin]
             raise
+
+    def run(self, plugin: str, stdin: bytes, command: str, rt: RuntimeConf,
+            observer: ExecObserver | None = None) -> bytes:
+        return invoke.exec_plugin(self.command_for(plugin), stdin, self.env(command, rt), self.timeout, observer,
+                                  plugin)
 
 
 class Network:
@@ -84,47 +98,47 @@ class Network:
             conf.update(extra)
         return json.dumps(conf, sort_keys=True, separators=(",", ":")).encode()
 
-    def _run(self, plugin: dict, command: str, rt: RuntimeConf, prev: dict | None,
-             extra: dict | None = None) -> bytes:
-        kind = plugin.get("type", "")
-        return invoke.exec_plugin(rt.command_for(kind), self.plugin_stdin(plugin, rt, prev, extra), rt.env(command),
-                                  rt.timeout, rt.observer, kind)
+    def _run(self, cni: CNIConfig, plugin: dict, command: str, rt: RuntimeConf, prev: dict | None,
+             observer: ExecObserver | None, extra: dict | None = None) -> bytes:
+        return cni.run(plugin.get("type", ""), self.plugin_stdin(plugin, rt, prev, extra), command, rt, observer)
 
-    def add(self, rt: RuntimeConf) -> dict:
+    def add(self, cni: CNIConfig, rt: RuntimeConf, observer: ExecObserver | None = None) -> dict:
         prev: dict | None = None
         for plugin in self.plugins:
-            out = self._run(plugin, "ADD", rt, prev)
+            out = self._run(cni, plugin, "ADD", rt, prev, observer)
             prev = invoke.decode_result(plugin.get("type", ""), out)
         assert prev is not None
         return prev
 
-    def delete(self, rt: RuntimeConf, cached: dict | None) -> None:
+    def delete(self, cni: CNIConfig, rt: RuntimeConf, cached: dict | None,
+               observer: ExecObserver | None = None) -> None:
         prev = cached if cached is not None and ver.at_least(self.cni_version, "0.4.0") else None
         for plugin in reversed(self.plugins):
-            self._run(plugin, "DEL", rt, prev)
+            self._run(cni, plugin, "DEL", rt, prev, observer)
 
     def can_check(self) -> bool:
         return ver.at_least(self.cni_version, "0.4.0") and not self.conf.get("disableCheck")
 
-    def check(self, rt: RuntimeConf, cached: dict | None) -> None:
+    def check(self, cni: CNIConfig, rt: RuntimeConf, cached: dict | None,
+              observer: ExecObserver | None = None) -> None:
         for plugin in self.plugins:
-            self._run(plugin, "CHECK", rt, cached)
+            self._run(cni, plugin, "CHECK", rt, cached, observer)
 
-    def status(self, rt: RuntimeConf) -> None:
+    def status(self, cni: CNIConfig) -> None:
         if not ver.at_least(self.cni_version, "1.1.0"):
             return
         for plugin in self.plugins:
-            self._run(plugin, "STATUS", rt, None)
+            self._run(cni, plugin, "STATUS", RuntimeConf(), None, None)
 
     def collects_garbage(self) -> bool:
         return ver.at_least(self.cni_version, "1.1.0") and not self.conf.get("disableGC")
 
-    def gc(self, rt: RuntimeConf, valid: list[dict]) -> None:
+    def gc(self, cni: CNIConfig, valid: list[dict]) -> None:
         if not self.collects_garbage():
             return
         extra = {"cni.dev/valid-attachments": valid, "cni.dev/attachments": valid}
         for plugin in self.plugins:
-            self._run(plugin, "GC", rt, None, extra)
+            self._run(cni, plugin, "GC", RuntimeConf(), None, None, extra)
 
 
 def filter_capabilities(capabilities: object, capability_args: dict) -> dict:

@@ -2,33 +2,32 @@
 
 ADD writes the state before the first delegate runs, so a DEL after any failure (or a kill)
 knows what may have been attached. DEL attempts every delegate and keeps the state when one
-fails, so a retried DEL finishes the job.
+fails, so a retried DEL finishes the job. What to run comes from resolution (core.resolve);
+how plugins run comes from the CNIConfig; this module only runs, records and undoes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
-from multus.cni import args as cniargs
 from multus.cni import netns
 from multus.cni import result as cniresult
 from multus.cni.errors import INTERNAL, IO_FAILURE, UNKNOWN_CONTAINER, CniError
-from multus.cni.runtime import RuntimeConf
-from multus.core.delegate import Delegate, resolve
+from multus.cni.runtime import CNIConfig
+from multus.core import defaultroute
 from multus.core.log import redact
+from multus.core.resolve import place
 from multus.core.state import CacheEntry, CorruptState, StateStore
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from multus.cni.env import CmdArgs
+    from multus.core.delegate import Delegate
     from multus.core.log import Logger
     from multus.core.netconf import NetConf
-
-
-# The runtime's address and MAC requests (CNI_ARGS IP=/MAC=, runtimeConfig ips/mac) are for the
-# interface it asked for, the master's: a secondary on another subnet would fail on them.
-MASTER_ONLY_ARGS = ("IP", "MAC")
-MASTER_ONLY_CAPABILITIES = ("ips", "mac")
 
 
 class _Failed(Exception):
@@ -40,36 +39,24 @@ class _Failed(Exception):
         self.error = error
 
 
+def cni_config(netconf: NetConf, cmd: CmdArgs, builtins: dict[str, list[str]] | None = None) -> CNIConfig:
+    """How this request's plugins run: binDir, then the runtime's CNI_PATH; the runtime's environment."""
+    return CNIConfig(netconf.plugin_path + cmd.path, cmd.environ, netconf.delegate_timeout, builtins)
+
+
 class Attacher:
     """Runs one request's delegates with the runtime's identity and the operator's settings."""
 
-    __slots__ = ("netconf", "cmd", "log", "store", "delegate_args", "secondary_args", "secondary_config",
-                 "builtins")
+    __slots__ = ("netconf", "cmd", "log", "store", "cni")
 
-    def __init__(self, netconf: NetConf, cmd: CmdArgs, log: Logger, builtins: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, netconf: NetConf, cmd: CmdArgs, log: Logger, cni: CNIConfig) -> None:
         self.netconf = netconf
         self.cmd = cmd
         self.log = log
-        self.builtins = builtins or {}
+        self.cni = cni
         self.store = StateStore(netconf.cni_dir)
-        self.delegate_args = self._delegate_args(cmd)
-        self.secondary_args = cniargs.without(self.delegate_args, MASTER_ONLY_ARGS)
-        self.secondary_config = {k: v for k, v in netconf.runtime_config.items()
-                                 if k.lower() not in MASTER_ONLY_CAPABILITIES}
 
-    @staticmethod
-    def _delegate_args(cmd: CmdArgs) -> str:
-        """ADD and CHECK refuse malformed CNI_ARGS; DEL drops the malformed items, so it still converges."""
-        return cniargs.for_delegates(cmd.args, strict=cmd.command != "DEL")
-
-    def runtime(self, delegate: Delegate) -> RuntimeConf:
-        master = delegate.master
-        return RuntimeConf(self.cmd.container_id, self.cmd.netns, delegate.ifname,
-                           self.delegate_args if master else self.secondary_args,
-                           self.netconf.runtime_config if master else self.secondary_config,
-                           self.netconf.plugin_path + self.cmd.path, self.cmd.environ,
-                           self.netconf.delegate_timeout, self, self.builtins)
-
+    # --- the exec observer ------------------------------------------------------------------
     def spawned(self, pid: int) -> None:
         """Remembered so that if this process is killed, the next request can stop the orphan.
 
@@ -87,6 +74,7 @@ class Attacher:
         self.log.debug(f"{command} {name}: exit {rc}, stdout {out.decode(errors='replace').strip() or '<empty>'}"
                        + (f", stderr {err.decode(errors='replace').strip()}" if err.strip() else ""))
 
+    # --- state ------------------------------------------------------------------------------
     def _entry(self, delegates: list[Delegate]) -> CacheEntry:
         return CacheEntry(self.cmd.container_id, self.cmd.ifname, self.cmd.netns, self.cmd.args,
                           self.netconf.name, delegates)
@@ -106,7 +94,25 @@ class Attacher:
             self.log.error(f"cannot remove state of {cid}/{ifname} under {self.netconf.cni_dir} "
                            f"({exc.strerror}); a later DEL or GC removes it")
 
-    def add(self) -> dict:
+    def _stored(self) -> CacheEntry | None:
+        try:
+            return self.store.load(self.cmd.container_id, self.cmd.ifname)
+        except CorruptState as exc:
+            self.log.error(f"ignoring corrupt state, deleting the current config's delegates instead: {exc}")
+        except OSError as exc:
+            self.log.error(f"cannot read state of {self.cmd.container_id}/{self.cmd.ifname} ({exc.strerror}), "
+                           f"deleting the current config's delegates instead")
+        return None
+
+    def _stop_orphans(self) -> None:
+        """Delegates still running from a request whose multus was killed (e.g. by the runtime's
+        timeout) would finish after this one and leak what they attach: stop them first."""
+        for pid in self.store.stop_processes(self.cmd.container_id, self.cmd.ifname):
+            self.log.error(f"stopped delegate process {pid} left running by an interrupted request")
+
+    # --- ADD --------------------------------------------------------------------------------
+    def add(self, delegates: list[Delegate]) -> dict:
+        """Attach every delegate; return the master's result in the config's cniVersion."""
         cid, ifname = self.cmd.container_id, self.cmd.ifname
         netns.require(self.cmd.netns)
         with self.store.lock(cid):
@@ -114,7 +120,7 @@ class Attacher:
             if ifname in self.store.ifnames(cid):
                 raise CniError(INTERNAL, f"container {cid} already has a multus attachment on {ifname}: "
                                          f"DEL it before adding it again")
-            delegates = resolve(self.netconf, ifname, self.store.taken_ifnames(cid, ifname))
+            place(delegates, ifname, self.store.taken_ifnames(cid, ifname), self.netconf.devinfo_dir, cid)
             present = sorted(netns.link_names(self.cmd.netns) & {d.ifname for d in delegates})
             if present:
                 # Never roll back an interface this ADD did not create: refuse before anything runs.
@@ -162,7 +168,11 @@ class Attacher:
         """A failure of any kind is a value here, so a worker thread cannot lose it."""
         self.log.verbose(f"ADD {delegate.label}")
         try:
-            delegate.result = delegate.network.add(self.runtime(delegate))
+            self._copy_device_info(delegate)
+            delegate.result = delegate.network.add(self.cni, delegate.runtime(self.cmd.container_id, self.cmd.netns),
+                                                   self)
+            if defaultroute.applies(delegate):
+                defaultroute.apply(delegate, self.cmd.netns)
         except CniError as exc:
             return _Failed(delegate, exc)
         except Exception as exc:
@@ -188,36 +198,42 @@ class Attacher:
             thread.join()
         return [o for o in outcomes if o is not None]
 
-    def _stop_orphans(self) -> None:
-        """Delegates still running from a request whose multus was killed (e.g. by the runtime's
-        timeout) would finish after this one and leak what they attach: stop them first."""
-        for pid in self.store.stop_processes(self.cmd.container_id, self.cmd.ifname):
-            self.log.error(f"stopped delegate process {pid} left running by an interrupted request")
+    def _copy_device_info(self, delegate: Delegate) -> None:
+        """The device plugin's device-info file, copied where the delegate is told to find it (best effort)."""
+        if not delegate.devinfo:
+            return
+        from multus.fileutil import makedirs_private, write_atomic
+        from multus.k8s.devices import dp_devinfo_path
+
+        try:
+            with open(dp_devinfo_path(self.netconf.devinfo_dir, delegate.resource, delegate.device_id), "rb") as f:
+                data = f.read()
+            makedirs_private(os.path.dirname(delegate.devinfo))
+            write_atomic(delegate.devinfo, data)
+        except OSError:
+            return
 
     def _rollback(self, attempted: list[Delegate]) -> None:
         for delegate in reversed(attempted):
             try:
-                delegate.network.delete(self.runtime(delegate), delegate.result)
+                self._delete_one(delegate)
             except Exception as exc:
                 self.log.error(f"rollback of {delegate.label} failed: {exc}")
 
-    def _stored(self) -> CacheEntry | None:
-        try:
-            return self.store.load(self.cmd.container_id, self.cmd.ifname)
-        except CorruptState as exc:
-            self.log.error(f"ignoring corrupt state, deleting the current config's delegates instead: {exc}")
-        except OSError as exc:
-            self.log.error(f"cannot read state of {self.cmd.container_id}/{self.cmd.ifname} ({exc.strerror}), "
-                           f"deleting the current config's delegates instead")
-        return None
+    def _delete_one(self, delegate: Delegate) -> None:
+        delegate.network.delete(self.cni, delegate.runtime(self.cmd.container_id, self.cmd.netns), delegate.result,
+                                self)
+        if delegate.devinfo:
+            with contextlib.suppress(OSError):
+                os.unlink(delegate.devinfo)
 
-    def for_attachment(self, cmd: CmdArgs) -> Attacher:
-        """The same settings, acting on another attachment (GC)."""
-        return Attacher(self.netconf, cmd, self.log, self.builtins)
+    # --- DEL --------------------------------------------------------------------------------
+    def delete(self, fallback: Callable[[], list[Delegate]]) -> None:
+        """Undo the stored attachment, or, without usable state, what `fallback()` resolves.
 
-    def delete(self) -> None:
-        """Runs every delegate DEL it can determine even when the state directory is sick (full,
-        read-only): the runtime retries a failed DEL forever, so only a delegate's failure fails it."""
+        Runs every delegate DEL it can determine even when the state directory is sick (full,
+        read-only): the runtime retries a failed DEL forever, so only a delegate's failure fails it.
+        """
         cid, ifname = self.cmd.container_id, self.cmd.ifname
         with self.store.lock(cid, required=False) as held:
             if not held:
@@ -230,14 +246,15 @@ class Attacher:
             entry = self._stored()
             if entry is None:
                 self.log.verbose(f"no state for {cid}/{ifname}: deleting the current config's delegates")
-                delegates = resolve(self.netconf, ifname, self.store.taken_ifnames(cid, ifname))
+                delegates = fallback()
+                place(delegates, ifname, self.store.taken_ifnames(cid, ifname), self.netconf.devinfo_dir, cid)
             else:
                 delegates = entry.delegates
             errors = []
             for delegate in reversed(delegates):
                 try:
                     self.log.verbose(f"DEL {delegate.label}")
-                    delegate.network.delete(self.runtime(delegate), delegate.result)
+                    self._delete_one(delegate)
                 except CniError as exc:
                     errors.append(exc.wrap(f"delegate {delegate.label}: DEL failed"))
                 except Exception as exc:
@@ -247,6 +264,7 @@ class Attacher:
                                "; ".join(e.details for e in errors if e.details))
             self._discard(cid, ifname)
 
+    # --- CHECK ------------------------------------------------------------------------------
     def check(self) -> None:
         cid, ifname = self.cmd.container_id, self.cmd.ifname
         netns.require(self.cmd.netns)
@@ -263,9 +281,13 @@ class Attacher:
                     self.log.verbose(f"CHECK skipped for {delegate.label}: version {network.cni_version}")
                     continue
                 try:
-                    network.check(self.runtime(delegate), delegate.result)
+                    network.check(self.cni, delegate.runtime(cid, self.cmd.netns), delegate.result, self)
                 except CniError as exc:
                     raise exc.wrap(f"delegate {delegate.label}: CHECK failed") from None
+
+    def for_attachment(self, cmd: CmdArgs) -> Attacher:
+        """The same settings, acting on another attachment (GC)."""
+        return Attacher(self.netconf, cmd, self.log, self.cni)
 
 
 def internal_error(exc: BaseException) -> CniError:

@@ -16,17 +16,23 @@ from __future__ import annotations
 from multus.cni.env import CmdArgs
 from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.core.attach import Attacher
-from multus.core.delegate import Delegate, resolve
+from multus.core.delegate import Delegate
+from multus.core.resolve import place
 from multus.core.state import CorruptState
+
+TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Cluster = Callable[[str], list[Delegate]]
 
 VALID_KEY = "cni.dev/valid-attachments"
 # A temp file younger than this may belong to a writer that is still running.
 STALE_TEMP_SECONDS = 60.0
 
 
-def status(attacher: Attacher) -> None:
-    master = resolve(attacher.netconf, "eth0")[0]
-    master.network.status(attacher.runtime(master))
+def status(attacher: Attacher, cluster: Cluster) -> None:
+    cluster("eth0")[0].network.status(attacher.cni)
 
 
 def _valid_attachments(raw: dict) -> set[tuple[str, str]]:
@@ -49,7 +55,7 @@ class _Stored:
         self.readable = readable
 
 
-def _survey(helper: Attacher) -> list[_Stored]:
+def _survey(helper: Attacher, cluster: Cluster) -> list[_Stored]:
     found = []
     for cid in helper.store.containers():
         helper.store.sweep_temp_files(cid, older_than=STALE_TEMP_SECONDS)
@@ -61,18 +67,21 @@ def _survey(helper: Attacher) -> list[_Stored]:
                 entry = None
             if entry is None:
                 # Names as a DEL without state would use: the best guess of what it holds.
-                found.append(_Stored(cid, ifname, resolve(helper.netconf, ifname), False, False))
+                guess = cluster(ifname)
+                place(guess, ifname, (), helper.netconf.devinfo_dir, cid)
+                found.append(_Stored(cid, ifname, guess, False, False))
             else:
                 found.append(_Stored(cid, ifname, entry.delegates, entry.network == helper.netconf.name, True))
     return found
 
 
-def gc(helper: Attacher) -> None:
+def gc(helper: Attacher, cluster: Cluster) -> None:
+    """`cluster(ifname)` resolves the network's own delegates (what a DEL without state deletes)."""
     netconf, cmd, log = helper.netconf, helper.cmd, helper.log
     valid = _valid_attachments(netconf.raw)
     errors: list[CniError] = []
     kept: list[_Stored] = []
-    for item in _survey(helper):
+    for item in _survey(helper, cluster):
         if not item.ours or (item.container_id, item.ifname) in valid:
             kept.append(item)
             continue
@@ -81,7 +90,7 @@ def gc(helper: Attacher) -> None:
         stale = CmdArgs("DEL", item.container_id, entry.netns if entry else "", item.ifname,
                         entry.cni_args if entry else "", cmd.path, cmd.environ, b"")
         try:
-            helper.for_attachment(stale).delete()
+            helper.for_attachment(stale).delete(lambda: cluster(item.ifname))
         except CniError as exc:
             kept.append(item)
             errors.append(exc.wrap(f"GC of {item.container_id}/{item.ifname}"))
@@ -90,11 +99,11 @@ def gc(helper: Attacher) -> None:
         for d in item.delegates:
             in_use.setdefault(d.conf.get("name", ""), []).append({"containerID": item.container_id,
                                                                   "ifname": d.ifname})
-    for delegate in resolve(netconf, "eth0"):
+    for delegate in cluster("eth0"):
         if not delegate.network.collects_garbage():
             continue
         try:
-            delegate.network.gc(helper.runtime(delegate), in_use.get(delegate.conf.get("name", ""), []))
+            delegate.network.gc(helper.cni, in_use.get(delegate.conf.get("name", ""), []))
         except CniError as exc:
             errors.append(exc.wrap(f"GC of delegate {delegate.label}"))
     if errors:

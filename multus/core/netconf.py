@@ -6,6 +6,8 @@ rules (§23): every delegate needs a `type`, at most one has `"masterplugin": tr
 
 from __future__ import annotations
 
+import os
+
 from multus.cni import version as ver
 from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.cni.invoke import check_plugin_name
@@ -15,6 +17,15 @@ DEFAULT_CNI_DIR = "/var/lib/cni/multus"
 DEFAULT_BIN_DIR = "/opt/cni/bin"
 DEFAULT_CONF_DIR = "/etc/cni/multus/net.d"
 DEFAULT_DELEGATE_TIMEOUT = 120.0
+DEFAULT_MULTUS_NAMESPACE = "kube-system"
+DEFAULT_READINESS_TIMEOUT = 45.0
+# A request to the API server may take this long before it counts as unreachable: seconds, not the
+# milliseconds upstream allows, because a loaded API server can take over a second to answer.
+DEFAULT_API_TIMEOUT = 10.0
+# How long ADD keeps asking for its pod while the API answers 5xx or refuses connections (upstream's poll).
+DEFAULT_POD_WAIT = 2.5
+DEFAULT_CHECKPOINT = "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint"
+DEFAULT_DEVINFO_DIR = "/var/run/k8s.cni.cncf.io/devinfo"
 # Delegates run one after another, in list order, as the original Multus documents: operators chain
 # delegates that depend on each other. `concurrentDelegates: true` trades that order for speed.
 DEFAULT_CONCURRENT = False
@@ -73,12 +84,45 @@ def _check_plugin(plugin: object, where: str) -> None:
         raise _fail(f"{where}: 'capabilities' must be an object")
 
 
+def _strings(conf: dict, key: str, default: list[str]) -> list[str]:
+    value = conf.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(f"{key!r} must be a list of non-empty strings")
+    return list(value)
+
+
+def _flag(conf: dict, key: str, default: bool) -> bool:
+    value = conf.get(key, default)
+    if not isinstance(value, bool):
+        raise _fail(f"{key!r} must be true or false")
+    return value
+
+
+def _seconds(conf: dict, key: str, default: float, high: float = 3600) -> float:
+    value = conf.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= high:
+        raise _fail(f"{key!r} must be a number of seconds between 0 and {high:g}")
+    return float(value)
+
+
+def check_delegate(delegate: object, where: str) -> bool:
+    """Validate a network config from any source (static list, file, NAD); return its master flag."""
+    return _check_delegate(delegate, where)
+
+
 class NetConf:
-    """A validated Multus config. `delegates` keeps the operator's order and raw objects."""
+    """A validated Multus config. `delegates` keeps the operator's order and raw objects.
+
+    Keys keep upstream's names and meanings (multus-behaviour.md §2); the Kubernetes ones only
+    matter when a kubeconfig (or in-cluster credentials) gives API access.
+    """
 
     __slots__ = ("raw", "name", "cni_version", "delegates", "master_index", "cni_dir", "bin_dir",
                  "conf_dir", "log_level", "log_file", "log_to_stderr", "runtime_config",
-                 "delegate_timeout", "concurrent_delegates")
+                 "delegate_timeout", "concurrent_delegates", "kubeconfig", "cluster_network", "default_networks",
+                 "multus_namespace", "system_namespaces", "namespace_isolation", "global_namespaces",
+                 "readiness_file", "readiness_timeout", "api_timeout", "pod_wait", "kubelet_checkpoint",
+                 "devinfo_dir", "nad_allowed_types", "annotations_from_runtime")
 
     def __init__(self, raw: dict) -> None:
         self.raw = raw
@@ -95,31 +139,48 @@ class NetConf:
         if level.lower() not in LEVELS:
             raise _fail(f"'logLevel' must be one of {sorted(LEVELS)}, got {level!r}")
         self.log_level = level.lower()
-        to_stderr = raw.get("logToStderr", True)
-        if not isinstance(to_stderr, bool):
-            raise _fail("'logToStderr' must be true or false")
-        self.log_to_stderr = to_stderr
+        self.log_to_stderr = _flag(raw, "logToStderr", True)
         runtime_config = raw.get("runtimeConfig", {})
         if not isinstance(runtime_config, dict):
             raise _fail("'runtimeConfig' must be an object")
         self.runtime_config = runtime_config
-        timeout = raw.get("delegateTimeout", DEFAULT_DELEGATE_TIMEOUT)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
-            raise _fail("'delegateTimeout' must be a number of seconds between 0 and 3600")
-        self.delegate_timeout = float(timeout)
-        concurrent = raw.get("concurrentDelegates", DEFAULT_CONCURRENT)
-        if not isinstance(concurrent, bool):
-            raise _fail("'concurrentDelegates' must be true or false")
-        self.concurrent_delegates = concurrent
+        self.delegate_timeout = _seconds(raw, "delegateTimeout", DEFAULT_DELEGATE_TIMEOUT)
+        self.concurrent_delegates = _flag(raw, "concurrentDelegates", DEFAULT_CONCURRENT)
+        self._kubernetes(raw)
         delegates = raw.get("delegates")
-        if not isinstance(delegates, list) or not delegates:
-            raise _fail("'delegates' must be a non-empty list of delegate network configs")
+        if delegates is None and self.cluster_network:
+            delegates = []
+        if not isinstance(delegates, list) or (not delegates and not self.cluster_network):
+            raise _fail("at least one delegate or a clusterNetwork must be specified "
+                        "('delegates' must be a non-empty list of delegate network configs)")
         masters = [i for i, d in enumerate(delegates) if _check_delegate(d, f"delegates[{i}]")]
         if len(masters) > 1:
             raise _fail(f"delegates[{masters[0]}] and delegates[{masters[1]}] both set 'masterplugin': "
                         f"at most one delegate can be the master")
         self.delegates: list[dict] = delegates
         self.master_index = masters[0] if masters else 0
+
+    def _kubernetes(self, raw: dict) -> None:
+        self.kubeconfig = _string(raw, "kubeconfig", "", absolute=True)
+        self.cluster_network = _string(raw, "clusterNetwork", "")
+        self.default_networks = _strings(raw, "defaultNetworks", [])
+        self.multus_namespace = _string(raw, "multusNamespace", DEFAULT_MULTUS_NAMESPACE) or DEFAULT_MULTUS_NAMESPACE
+        self.system_namespaces = _strings(raw, "systemNamespaces", ["kube-system"])
+        self.namespace_isolation = _flag(raw, "namespaceIsolation", False)
+        # Upstream: a set globalNamespaces *replaces* the implicit "default" (quirk Q14, kept: documented).
+        spec = _string(raw, "globalNamespaces", "")
+        self.global_namespaces = [n.strip() for n in spec.split(",") if n.strip()] if spec else ["default"]
+        self.readiness_file = _string(raw, "readinessindicatorfile", "")
+        if self.readiness_file:
+            self.readiness_file = os.path.abspath(os.path.normpath(self.readiness_file))
+        self.readiness_timeout = _seconds(raw, "readinessindicatorTimeout", DEFAULT_READINESS_TIMEOUT)
+        self.api_timeout = _seconds(raw, "apiTimeout", DEFAULT_API_TIMEOUT, 300)
+        self.pod_wait = _seconds(raw, "podLookupTimeout", DEFAULT_POD_WAIT, 300)
+        self.kubelet_checkpoint = _string(raw, "kubeletCheckpointFile", DEFAULT_CHECKPOINT, absolute=True)
+        self.devinfo_dir = _string(raw, "deviceInfoDir", DEFAULT_DEVINFO_DIR, absolute=True)
+        allowed = raw.get("nadAllowedPlugins")
+        self.nad_allowed_types: list[str] | None = None if allowed is None else _strings(raw, "nadAllowedPlugins", [])
+        self.annotations_from_runtime = _flag(raw, "podAnnotationsFromRuntime", False)
 
     @property
     def plugin_path(self) -> list[str]:

@@ -1,13 +1,21 @@
-"""The Multus CNI plugin: glue between the protocol layer (`cni.skel`) and the Multus logic."""
+"""The Multus CNI plugin: glue between the protocol layer (`cni.skel`) and the Multus logic.
+
+ADD: readiness wait, pod lookup and resolution (core.session, before the container lock),
+execution (core.attach), then network-status; a status write that fails undoes the ADD, so
+a pod never runs with networks its status does not show.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from multus.cni import skel
+from multus.cni.errors import CniError
 from multus.core import netconf as netconf_mod
-from multus.core.attach import Attacher
+from multus.core import readiness
+from multus.core.attach import Attacher, cni_config
 from multus.core.log import Logger
+from multus.core.session import Session
 from multus.helpers import builtin_commands
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
@@ -20,13 +28,14 @@ if TYPE_CHECKING:
 class MultusPlugin:
     """Handlers for each CNI command; `log_level` lets the CLI's -v override the config."""
 
-    __slots__ = ("stderr", "log_level", "log", "self_command")
+    __slots__ = ("stderr", "log_level", "log", "self_command", "account_dir")
 
     def __init__(self, stderr: TextIO | None = None, log_level: str | None = None,
-                 self_command: list[str] | None = None) -> None:
+                 self_command: list[str] | None = None, account_dir: str | None = None) -> None:
         self.stderr = stderr if stderr is not None else sys.stderr
         self.log_level = log_level
         self.self_command = self_command or [sys.executable, "-m", "multus"]
+        self.account_dir = account_dir
         self.log = Logger(stderr=self.stderr)
 
     def _load(self, cmd: CmdArgs, raw: dict) -> netconf_mod.NetConf:
@@ -36,27 +45,59 @@ class MultusPlugin:
                           self.stderr if conf.log_to_stderr or self.log_level else None, prefix)
         return conf
 
-    def _attacher(self, cmd: CmdArgs, raw: dict) -> Attacher:
-        return Attacher(self._load(cmd, raw), cmd, self.log, builtin_commands(self.self_command))
+    def _start(self, cmd: CmdArgs, raw: dict) -> tuple[Session, Attacher]:
+        netconf = self._load(cmd, raw)
+        session = Session(netconf, cmd, self.log, account_dir=self.account_dir)
+        return session, Attacher(netconf, cmd, self.log, cni_config(netconf, cmd, builtin_commands(self.self_command)))
 
     def add(self, cmd: CmdArgs, raw: dict) -> dict:
-        return self._attacher(cmd, raw).add()
+        session, attacher = self._start(cmd, raw)
+        try:
+            readiness.wait_for(session.netconf.readiness_file, session.netconf.readiness_timeout)
+            delegates = session.for_add()
+            result = attacher.add(delegates)
+            try:
+                session.report(delegates)
+            except BaseException:
+                self.log.error("network-status could not be written: undoing the ADD")
+                try:
+                    attacher.delete(lambda: delegates)
+                except CniError as undo:
+                    self.log.error(f"undoing the ADD failed: {undo}")
+                raise
+            return result
+        finally:
+            session.close()
 
     def delete(self, cmd: CmdArgs, raw: dict) -> None:
-        self._attacher(cmd, raw).delete()
+        session, attacher = self._start(cmd, raw)
+        try:
+            attacher.delete(session.for_del_without_state)
+        finally:
+            session.close()
 
     def check(self, cmd: CmdArgs, raw: dict) -> None:
-        self._attacher(cmd, raw).check()
+        self._start(cmd, raw)[1].check()
 
     def status(self, cmd: CmdArgs, raw: dict) -> None:
         from multus.core import housekeeping
 
-        housekeeping.status(self._attacher(cmd, raw))
+        session, attacher = self._start(cmd, raw)
+        try:
+            readiness.wait_for(session.netconf.readiness_file, session.netconf.readiness_timeout)
+            housekeeping.status(attacher, session.cluster_network)
+        finally:
+            session.close()
 
     def gc(self, cmd: CmdArgs, raw: dict) -> None:
         from multus.core import housekeeping
 
-        housekeeping.gc(self._attacher(cmd, raw))
+        session, attacher = self._start(cmd, raw)
+        try:
+            readiness.wait_for(session.netconf.readiness_file, session.netconf.readiness_timeout)
+            housekeeping.gc(attacher, session.cluster_network)
+        finally:
+            session.close()
 
     def crashed(self, exc: BaseException) -> None:
         self.log.error(f"internal error: {type(exc).__name__}: {exc}")

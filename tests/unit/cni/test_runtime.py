@@ -1,10 +1,10 @@
 import json
 
-from multus.cni.runtime import Network, RuntimeConf, filter_capabilities
+from multus.cni.runtime import CNIConfig, Network, RuntimeConf, filter_capabilities
 
 
 def rt(capability_args=None):
-    return RuntimeConf("c", "/n", "eth0", "", capability_args or {}, ["/p"], {"PATH": "/bin", "CNI_JUNK": "x"})
+    return RuntimeConf("c", "/n", "eth0", "", capability_args or {})
 
 
 def test_capabilities_match_case_insensitively_under_plugin_spelling():
@@ -27,9 +27,11 @@ def test_runtime_config_only_when_declared():
 
 
 def test_child_env_replaces_every_cni_variable():
-    env = rt().env("DEL")
+    cni = CNIConfig(["/p"], {"PATH": "/bin", "CNI_JUNK": "x"})
+    env = cni.env("DEL", rt())
     assert "CNI_JUNK" not in env and env["CNI_COMMAND"] == "DEL" and env["CNI_IFNAME"] == "eth0"
-    assert "CNI_CONTAINERID" not in rt().env("GC")
+    assert env["CNI_PATH"] == "/p" and env["PATH"] == "/bin"
+    assert "CNI_CONTAINERID" not in cni.env("GC", rt())
 
 
 def test_check_needs_0_4_0():

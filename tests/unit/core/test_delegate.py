@@ -1,40 +1,46 @@
-from multus.core.delegate import assign_ifnames, resolve
-from multus.core.netconf import load
+from multus.core.delegate import Delegate, assign_ifnames
 
 
-def netconf(delegates, **kw):
-    return load({"cniVersion": "0.3.1", "name": "parent", "type": "multus", "delegates": delegates, **kw})
+def delegates(*requested):
+    return [Delegate(f"d{i}", "", i == 0, {"type": "x"}, requested_ifname=r) for i, r in enumerate(requested)]
+
+
+def names(ds):
+    return [d.ifname for d in ds]
 
 
 def test_master_gets_runtime_ifname_others_net_position():
-    assert assign_ifnames(4, "eth0") == ["eth0", "net1", "net2", "net3"]
+    ds = delegates("", "", "", "")
+    assign_ifnames(ds, "eth0")
+    assert names(ds) == ["eth0", "net1", "net2", "net3"]
 
 
 def test_names_used_by_other_attachments_are_skipped():
-    assert assign_ifnames(3, "eth1", taken={"eth0", "net1", "net2"}) == ["eth1", "net3", "net4"]
-    assert assign_ifnames(3, "eth1", taken={"net1"}) == ["eth1", "net2", "net3"]
+    ds = delegates("", "", "")
+    assign_ifnames(ds, "eth1", taken={"eth0", "net1", "net2"})
+    assert names(ds) == ["eth1", "net3", "net4"]
+    ds = delegates("", "", "")
+    assign_ifnames(ds, "eth1", taken={"net1"})
+    assert names(ds) == ["eth1", "net2", "net3"]
 
 
-def test_master_runs_first_wherever_it_is_listed():
-    delegates = resolve(netconf([{"type": "sriov"}, {"type": "sriov2"}, {"type": "flannel", "masterplugin": True}]),
-                        "eth0")
-    assert [(d.index, d.ifname, d.master, d.conf["type"]) for d in delegates] == [
-        (2, "eth0", True, "flannel"), (0, "net1", False, "sriov"), (1, "net2", False, "sriov2")]
+def test_a_requested_name_does_not_renumber_later_ones():
+    ds = delegates("", "foo", "")  # annotation "a@foo, b" after the cluster network
+    assign_ifnames(ds, "eth0")
+    assert names(ds) == ["eth0", "foo", "net2"]
 
 
-def test_name_and_version_injected_only_when_missing():
-    first, second = resolve(netconf([{"type": "a"}, {"type": "b", "name": "own", "cniVersion": "1.0.0"}]), "eth0")
-    assert (first.conf["name"], first.conf["cniVersion"]) == ("parent", "0.3.1")
-    assert (second.conf["name"], second.conf["cniVersion"]) == ("own", "1.0.0")
+def test_a_requested_name_wins_even_for_the_master_and_generated_names_avoid_requested_ones():
+    ds = delegates("fast0", "net2", "")
+    assign_ifnames(ds, "eth0")
+    assert names(ds) == ["fast0", "net2", "net3"]
 
 
-def test_multus_only_keys_are_not_sent_to_plugins_but_nested_ones_are():
-    [d] = resolve(netconf([{"type": "flannel", "masterplugin": True, "delegate": {"isDefaultGateway": True}}]), "eth0")
-    assert "masterplugin" not in d.conf
-    assert d.conf["delegate"] == {"isDefaultGateway": True}
-
-
-def test_operator_config_is_not_mutated():
-    raw = [{"type": "a"}]
-    resolve(netconf(raw), "eth0")
-    assert raw == [{"type": "a"}]
+def test_state_round_trip_keeps_every_per_delegate_setting():
+    d = Delegate("ns/nad", "networks[0]", False, {"type": "macvlan"}, "IgnoreUnknown=1;IP=10.0.0.5",
+                 {"ips": ["10.0.0.5/24"]}, "net1", "net1")
+    d.gateways, d.filter_families = ["10.0.0.1"], ["4"]
+    d.device_id, d.resource, d.devinfo = "0000:03:02.0", "intel.com/sriov", "/run/x"
+    d.result = {"cniVersion": "1.0.0"}
+    back = Delegate.from_json(d.to_json())
+    assert back.to_json() == d.to_json()

@@ -1,0 +1,214 @@
+"""A minimal HTTP/1.1 client over one socket (TCP, TLS or a unix socket), kept alive across requests.
+
+Why not http.client: importing it (email.parser and friends) costs ~22 ms, more than a whole
+reference plugin run, on every exec that talks to the API server; and the shim must stay
+small. This speaks exactly what the API server and the daemon speak: Content-Length and
+chunked bodies, keep-alive, and line streams (watch).
+"""
+
+from __future__ import annotations
+
+import socket
+
+TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Iterator
+
+MAX_HEADER_BYTES = 64 << 10
+MAX_BODY_BYTES = 64 << 20
+
+
+class WireError(OSError):
+    """The peer broke the protocol or the connection; nothing usable was received."""
+
+
+class Response:
+    __slots__ = ("status", "reason", "headers", "body")
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+
+class Connection:
+    """One keep-alive connection to `host:port` (or `unix_path`), opened on first use."""
+
+    def __init__(self, host: str = "", port: int = 0, tls: ssl.SSLContext | None = None, server_hostname: str = "",
+                 unix_path: str = "", timeout: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.server_hostname = server_hostname or host
+        self.unix_path = unix_path
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def _connect(self) -> socket.socket:
+        if self.unix_path:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(self.unix_path)
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            try:
+                sock = self.tls.wrap_socket(sock, server_hostname=self.server_hostname.strip("[]"))
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            finally:
+                self.sock = None
+                self.buffer = b""
+
+    def _send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> None:
+        if self.sock is None:
+            self.sock = self._connect()
+        host = self.host if self.unix_path == "" else "localhost"
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {host}" + (f":{self.port}" if self.port else "")]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body or b'')}")
+        self.sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + (body or b""))
+
+    def _fill(self) -> bool:
+        assert self.sock is not None
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buffer += data
+        return True
+
+    def _read_until(self, marker: bytes, limit: int) -> bytes:
+        while marker not in self.buffer:
+            if len(self.buffer) > limit:
+                raise WireError("HTTP header too large")
+            if not self._fill():
+                raise WireError("connection closed by the peer")
+        head, _, self.buffer = self.buffer.partition(marker)
+        return head
+
+    def _read_exactly(self, count: int) -> bytes:
+        if count > MAX_BODY_BYTES:
+            raise WireError(f"HTTP body of {count} bytes is too large")
+        while len(self.buffer) < count:
+            if not self._fill():
+                raise WireError("connection closed in the middle of a body")
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def _head(self) -> tuple[int, str, dict[str, str]]:
+        head = self._read_until(b"\r\n\r\n", MAX_HEADER_BYTES).decode("latin-1")
+        status_line, *header_lines = head.split("\r\n")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise WireError(f"not an HTTP response: {status_line[:80]!r}")
+        headers = {}
+        for line in header_lines:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
+
+    def _chunk(self) -> bytes:
+        size_line = self._read_until(b"\r\n", 1024).split(b";", 1)[0].strip()
+        try:
+            size = int(size_line, 16)
+        except ValueError:
+            raise WireError(f"bad chunk size {size_line[:20]!r}") from None
+        data = self._read_exactly(size) if size else b""
+        if size == 0:
+            self._read_until(b"\r\n", MAX_HEADER_BYTES)  # trailers end with an empty line
+        else:
+            self._read_exactly(2)
+        return data
+
+    def _body(self, headers: dict[str, str], method: str, status: int) -> bytes:
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            return b""
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            parts = []
+            while chunk := self._chunk():
+                parts.append(chunk)
+            return b"".join(parts)
+        if "content-length" in headers:
+            return self._read_exactly(int(headers["content-length"]))
+        while self._fill():  # no length: the body ends with the connection
+            if len(self.buffer) > MAX_BODY_BYTES:
+                raise WireError("HTTP body too large")
+        data, self.buffer = self.buffer, b""
+        self.close()
+        return data
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes | None = None) -> Response:
+        """One request and its whole response. A kept-alive connection the peer already closed is
+        reopened once, but only when nothing of the answer had arrived."""
+        for attempt in (0, 1):
+            reused = self.sock is not None
+            try:
+                self._send(method, path, headers or {}, body)
+                status, reason, head = self._head()
+            except (WireError, ConnectionError) as exc:
+                self.close()
+                if reused and attempt == 0 and not isinstance(exc, TimeoutError):
+                    continue
+                raise
+            except BaseException:
+                self.close()
+                raise
+            try:
+                data = self._body(head, method, status)
+            except BaseException:
+                self.close()
+                raise
+            if head.get("connection", "").lower() == "close":
+                self.close()
+            return Response(status, reason, head, data)
+        raise AssertionError("unreachable")
+
+    def stream_lines(self, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[Response, Iterator[bytes]]:
+        """A response whose body is a stream of lines (a watch): the head now, then each line as it comes."""
+        self._send(method, path, headers or {}, None)
+        status, reason, head = self._head()
+        response = Response(status, reason, head, b"")
+        if status != 200:
+            response.body = self._body(head, method, status)
+            return response, iter(())
+        return response, self._lines(head)
+
+    def _lines(self, head: dict[str, str]) -> Iterator[bytes]:
+        chunked = "chunked" in head.get("transfer-encoding", "").lower()
+        pending = b""
+        try:
+            while True:
+                if chunked:
+                    data = self._chunk()
+                    if not data:
+                        break
+                else:
+                    if not self.buffer and not self._fill():
+                        break
+                    data, self.buffer = self.buffer, b""
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield line
+            if pending.strip():
+                yield pending
+        finally:
+            self.close()

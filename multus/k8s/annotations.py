@@ -1,0 +1,169 @@
+"""The pod annotations Multus reads: `k8s.v1.cni.cncf.io/networks` (text and JSON forms) and
+`v1.multus-cni.io/default-network` (multus-behaviour.md §4).
+
+Every error names the annotation, the item and what is wrong, so an app owner can fix the pod.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+from multus.cni.env import check_ifname
+from multus.cni.errors import INVALID_CONFIG, CniError
+
+NETWORKS = "k8s.v1.cni.cncf.io/networks"
+DEFAULT_NETWORK = "v1.multus-cni.io/default-network"
+NETWORK_STATUS = "k8s.v1.cni.cncf.io/network-status"
+RESOURCE_NAME = "k8s.v1.cni.cncf.io/resourceName"
+CONFIG_SOURCE = "kubernetes.io/config.source"
+CONFIG_MIRROR = "kubernetes.io/config.mirror"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAC = re.compile(r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
+IB_GUID = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){7}$|^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){19}$")
+
+
+class Selection:
+    """One network a pod asks for, with its per-attachment requests."""
+
+    __slots__ = ("namespace", "name", "interface", "ips", "mac", "infiniband_guid", "port_mappings", "bandwidth",
+                 "cni_args", "default_route", "device_id", "item")
+
+    def __init__(self, namespace: str, name: str, item: str) -> None:
+        self.namespace = namespace
+        self.name = name
+        self.item = item
+        self.interface = ""
+        self.ips: list[str] = []
+        self.mac = ""
+        self.infiniband_guid = ""
+        self.port_mappings: list | None = None
+        self.bandwidth: dict | None = None
+        self.cni_args: dict | None = None
+        self.default_route: list[str] | None = None
+        self.device_id = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def _fail(where: str, item: str, msg: str) -> CniError:
+    return CniError(INVALID_CONFIG, f"{where}: item {item!r}: {msg}")
+
+
+def parse(value: str, default_namespace: str, where: str = NETWORKS) -> list[Selection]:
+    """Text form (`[ns/]name[@ifname], ...`) unless the value contains `[`, `{` or `"` (JSON form)."""
+    if not isinstance(value, str):
+        raise CniError(INVALID_CONFIG, f"{where}: must be a string")
+    if any(c in value for c in '[{"'):
+        return _parse_json(value, default_namespace, where)
+    return [_parse_text_item(item.strip(), default_namespace, where) for item in value.split(",") if item.strip()]
+
+
+def _parse_text_item(item: str, default_namespace: str, where: str) -> Selection:
+    if item.count("/") > 1 or item.count("@") > 1:
+        raise _fail(where, item, "expected [namespace/]name[@interface]")
+    namespace, _, rest = item.rpartition("/")
+    name, _, interface = rest.partition("@")
+    for label, value in (("namespace", namespace), ("name", name)):
+        if (value or label == "name") and not DNS_LABEL.match(value):
+            raise _fail(where, item, f"{label} {value!r} is not a DNS-1123 label (lower case letters, digits, '-')")
+    selection = Selection(namespace or default_namespace, name, item)
+    if "@" in item:
+        _set_interface(selection, interface, where)
+    return selection
+
+
+def _set_interface(selection: Selection, interface: object, where: str) -> None:
+    if not isinstance(interface, str):
+        raise _fail(where, selection.item, "'interface' must be a string")
+    problem = check_ifname(interface)
+    if problem:
+        raise _fail(where, selection.item, problem)
+    selection.interface = interface
+
+
+def _parse_json(value: str, default_namespace: str, where: str) -> list[Selection]:
+    try:
+        doc = json.loads(value)
+    except ValueError as exc:
+        raise CniError(INVALID_CONFIG, f"{where}: not valid JSON: {exc}") from None
+    if not isinstance(doc, list):
+        raise CniError(INVALID_CONFIG, f"{where}: the JSON form must be a list of objects")
+    return [_parse_json_item(entry, i, default_namespace, where) for i, entry in enumerate(doc)]
+
+
+def _parse_json_item(entry: object, index: int, default_namespace: str, where: str) -> Selection:
+    label = f"[{index}]"
+    if not isinstance(entry, dict):
+        raise _fail(where, label, "must be an object")
+    name, namespace = entry.get("name"), entry.get("namespace") or default_namespace
+    if not isinstance(name, str) or not name:
+        raise _fail(where, label, "'name' must be a non-empty string")
+    if not isinstance(namespace, str):
+        raise _fail(where, label, "'namespace' must be a string")
+    selection = Selection(namespace, name, f"{label} {namespace}/{name}")
+    interface = entry.get("interface") or entry.get("interfaceRequest")
+    if interface:
+        _set_interface(selection, interface, where)
+    ips = entry.get("ips")
+    if ips is not None:
+        if not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips):
+            raise _fail(where, selection.item, "'ips' must be a list of strings")
+        for ip in ips:
+            try:
+                ipaddress.ip_interface(ip)
+            except ValueError:
+                raise _fail(where, selection.item, f"'ips': {ip!r} is not an IP address or CIDR") from None
+        selection.ips = list(ips)
+    mac = entry.get("mac")
+    if mac:
+        if not isinstance(mac, str) or not MAC.match(mac):
+            raise _fail(where, selection.item, f"'mac': {mac!r} is not a MAC address")
+        selection.mac = mac
+    guid = entry.get("infiniband-guid")
+    if guid:
+        if not isinstance(guid, str) or not IB_GUID.match(guid):
+            raise _fail(where, selection.item, f"'infiniband-guid': {guid!r} is not an InfiniBand GUID")
+        selection.infiniband_guid = guid
+    for key, kind, attr in (("portMappings", list, "port_mappings"), ("bandwidth", dict, "bandwidth"),
+                            ("cni-args", dict, "cni_args")):
+        if entry.get(key) is not None:
+            if not isinstance(entry[key], kind):
+                raise _fail(where, selection.item, f"{key!r} must be a JSON {'list' if kind is list else 'object'}")
+            setattr(selection, attr, entry[key])
+    if "default-route" in entry:
+        gateways = entry["default-route"]
+        if not isinstance(gateways, list) or not all(isinstance(g, str) for g in gateways):
+            raise _fail(where, selection.item, "'default-route' must be a list of gateway addresses")
+        for gateway in gateways:
+            try:
+                ipaddress.ip_address(gateway)
+            except ValueError:
+                raise _fail(where, selection.item, f"'default-route': {gateway!r} is not an IP address") from None
+        selection.default_route = list(gateways)
+    device = entry.get("deviceID")
+    if device:
+        if not isinstance(device, str):
+            raise _fail(where, selection.item, "'deviceID' must be a string")
+        selection.device_id = device
+    return selection
+
+
+def default_network(annotations: dict, multus_namespace: str) -> Selection | None:
+    """The pod's replacement for the cluster network, if it names one (exactly one)."""
+    value = annotations.get(DEFAULT_NETWORK)
+    if not value:
+        return None
+    selections = parse(value, multus_namespace, DEFAULT_NETWORK)
+    if len(selections) != 1:
+        raise CniError(INVALID_CONFIG, f"{DEFAULT_NETWORK}: exactly one network may be named, got {len(selections)}")
+    return selections[0]
+
+
+def is_static_pod(annotations: dict) -> bool:
+    """A static pod's API object (its mirror) has another UID than the one the kubelet runs."""
+    source = annotations.get(CONFIG_SOURCE)
+    return bool(annotations.get(CONFIG_MIRROR)) or (source is not None and source != "api")
