@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 PYTHON=${MULTUS_PYTHON:-/usr/bin/python3}
 VENV=build/.venv
 DEMO_PACKAGES="containernetworking-plugins iproute2 iputils-ping python3-venv"
-TEST_PACKAGES="$DEMO_PACKAGES podman runc busybox-static uidmap iptables"
+TEST_PACKAGES="$DEMO_PACKAGES podman runc busybox-static uidmap iptables containerd openssl"
 
 apt_install() {
     missing=""
@@ -22,6 +22,12 @@ apt_install() {
     echo "installing:$missing"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+}
+
+test_deps() {
+    apt_install $TEST_PACKAGES
+    # Any kubectl will do for the fake API server's tests; Debian's is kubernetes-client.
+    command -v kubectl >/dev/null || apt_install kubernetes-client
 }
 
 venv() {
@@ -55,9 +61,9 @@ build() {
 
 case "${1:-build}" in
     build) build ;;
-    deps) apt_install $TEST_PACKAGES ;;
+    deps) test_deps ;;
     demo) apt_install $DEMO_PACKAGES; build; build/multus demo ;;
-    test) apt_install $TEST_PACKAGES; build; "$VENV/bin/tox" ;;
+    test) test_deps; build; "$VENV/bin/tox" ;;
     bench) shift; apt_install $DEMO_PACKAGES; build; "$PYTHON" benchmarks/bench.py "$@" ;;
     *) echo "usage: $0 [build|deps|demo|test|bench]" >&2; exit 2 ;;
 esac

@@ -211,3 +211,20 @@ def recorder(tmp_path, monkeypatch):
         return [json.loads(line) for line in log.read_text().splitlines()]
 
     return calls
+
+
+@pytest.fixture
+def fake_api(tmp_path):
+    """Start the project's fake API server (TLS, bearer token) with given objects; stopped at teardown."""
+    from tests.fakeapi import FakeApi
+
+    started = []
+
+    def start(*objects, tls: bool = True):
+        api = FakeApi(tmp_path / f"api{len(started)}", list(objects), tls=tls)
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        api.stop()

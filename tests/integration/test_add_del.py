@@ -199,7 +199,7 @@ def test_sequential_and_concurrent_modes_give_identical_output_and_state(netns_f
         added = run_inprocess("ADD", conf, **env)
         assert added.code == 0, added
         stored = json.loads(next((networks.state_dir / "attachments").rglob("eth0.json")).read_text())
-        states.append([(d["index"], d["ifname"], d["master"], d["conf"]["type"]) for d in stored["delegates"]])
+        states.append([(d["source"], d["ifname"], d["master"], d["conf"]["type"]) for d in stored["delegates"]])
         outputs.append({k: v for k, v in added.json.items() if k not in ("interfaces", "ips")})
         assert set(links_in(ns)) == {"lo", "eth0", "net1", "net2"}
         assert run_inprocess("DEL", conf, **env).code == 0

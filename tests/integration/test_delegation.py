@@ -215,10 +215,10 @@ def test_an_unexpected_exception_in_a_delegate_run_is_a_999_and_rolls_back(netwo
 
     real_add = runtime.Network.add
 
-    def crashing_add(self, rt):
+    def crashing_add(self, cni, rt, observer=None):
         if rt.ifname == "net2":
             raise KeyError("injected")
-        return real_add(self, rt)
+        return real_add(self, cni, rt, observer)
 
     monkeypatch.setattr(runtime.Network, "add", crashing_add)
     for concurrent in (False, True):

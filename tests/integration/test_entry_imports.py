@@ -1,10 +1,16 @@
-"""The CNI hot path stays on the standard library: no click, no pyroute2."""
+"""The CNI hot path imports only what the request needs.
+
+A static-delegates request loads nothing of click, pyroute2, ssl, yaml or the Kubernetes
+client; a Kubernetes-mode request with a JSON kubeconfig loads ssl but not yaml, http.client
+or click.
+"""
 
 import json
 import subprocess
 import sys
 
 from tests.conftest import REPO
+from tests.fakeapi import nad, pod
 
 PROBE = """
 import io, json, os, sys
@@ -12,25 +18,42 @@ sys.path.insert(0, os.environ.pop('PROBE_REPO'))
 sys.stdin = io.TextIOWrapper(io.BytesIO(os.environ.pop('PROBE_STDIN').encode()))
 from multus import entry
 code = entry.main()
-heavy = sorted(m for m in sys.modules if m.split('.')[0] in
-               ('click', 'pyroute2', 'logging', 'dataclasses', 'typing', 'subprocess', 'socket', 'http'))
-heavy += sorted(m for m in sys.modules if m.startswith('multus.cli'))
-print('\\nIMPORTS', json.dumps({'heavy': heavy, 'code': code}))
+print('\\nIMPORTS', json.dumps({'modules': sorted(sys.modules), 'code': code}))
 """
+NEVER = ("click", "pyroute2", "logging", "dataclasses", "typing", "subprocess", "http", "yaml", "multus.cli",
+         "threading")
+STATIC_NEVER = NEVER + ("ssl", "socket", "multus.k8s", "multus.core.kube", "multus.httpwire")
 
 
-def probe(command, conf, tmp_path):
+def probe(command, conf, args=""):
     # The test's own namespace stands in for the pod's; the noop delegates change nothing in it.
     env = {"CNI_COMMAND": command, "CNI_CONTAINERID": "imp", "CNI_NETNS": "/proc/self/ns/net", "CNI_IFNAME": "mprobe0",
-           "CNI_PATH": str(REPO / "tests" / "fakeplugins"), "PROBE_STDIN": json.dumps(conf), "PROBE_REPO": str(REPO)}
+           "CNI_PATH": str(REPO / "tests" / "fakeplugins"), "PROBE_STDIN": json.dumps(conf), "PROBE_REPO": str(REPO),
+           "CNI_ARGS": args}
     # -sS as in build/multus's shebang: the interpreter's own site hooks may import typing.
     out = subprocess.run([sys.executable, "-sS", "-c", PROBE], env=env, capture_output=True, text=True, check=True).stdout
     return json.loads(out.rsplit("IMPORTS", 1)[1])
 
 
-def test_cni_path_imports_no_heavy_modules(tmp_path):
+def loaded(modules, forbidden):
+    return sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in forbidden))
+
+
+def test_static_delegates_path_imports_no_heavy_modules(tmp_path):
     conf = {"cniVersion": "1.0.0", "name": "n", "type": "multus", "cniDir": str(tmp_path / "state"),
             "delegates": [{"type": "noop"}, {"type": "noop"}, {"type": "noop"}]}
     for command in ("VERSION", "ADD", "CHECK", "DEL"):
-        assert probe(command, conf, tmp_path) == {"heavy": [], "code": 0}, command
+        seen = probe(command, conf, "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p")
+        assert (seen["code"], loaded(seen["modules"], STATIC_NEVER)) == (0, []), command
     assert not list((tmp_path / "state" / "attachments").iterdir()), "ADD and DEL ran to completion"
+
+
+def test_kubernetes_path_with_a_json_kubeconfig_imports_no_yaml_and_no_http_client(tmp_path, fake_api):
+    api = fake_api(pod("p"), nad("n2", config={"cniVersion": "1.0.0", "type": "noop"}))
+    conf = {"cniVersion": "1.0.0", "name": "n", "type": "multus", "cniDir": str(tmp_path / "state"),
+            "kubeconfig": str(api.kubeconfig(fmt="json")), "delegates": [{"type": "noop"}]}
+    seen = probe("ADD", conf, "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p")
+    assert seen["code"] == 0
+    assert loaded(seen["modules"], NEVER) == []
+    assert "ssl" in seen["modules"] and "multus.k8s.client" in seen["modules"]
+    assert probe("DEL", conf, "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p")["code"] == 0
