@@ -127,3 +127,19 @@ def _current_build():
     from tests.conftest import require_current_build
 
     require_current_build()
+
+
+@pytest.fixture(scope="session")
+def containerd(tmp_path_factory):
+    """One private containerd for the session (CRI v1 over grpcio), with a pause image imported."""
+    from tests.e2e.cri import Containerd, pause_archive
+
+    assert shutil.which("containerd") and shutil.which("ctr"), "install containerd (./build.sh deps)"
+    assert shutil.which("podman"), "install podman, runc and busybox-static (./build.sh deps)"
+    scratch = tmp_path_factory.mktemp("containerd")
+    podman = Podman(scratch / "podman")
+    tarball = busybox_image(scratch / "image" / "root")
+    archive = pause_archive(scratch, tarball, {"CONTAINERS_CONF": str(podman.conf)})
+    runtime = Containerd(Path(f"/run/multus-e2e-{tag()}"), archive, scratch / "client")
+    yield runtime
+    runtime.close()
