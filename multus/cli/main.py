@@ -1,4 +1,4 @@
-"""`multus add|del|check|status|gc|version|validate|demo`: debug by hand what the runtime runs.
+"""`multus add|del|check|status|gc|version|validate|explain|doctor|demo`: debug by hand what the runtime runs.
 
 Each network command builds the CNI environment the runtime would, runs the very same
 dispatcher in-process, and prints the very same JSON.
@@ -45,18 +45,35 @@ def _attachment_options(fn: Callable[..., None]) -> Callable[..., None]:
         click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH),
                      show_default=DEFAULT_CNI_PATH, help="Plugin directories, ':'-separated."),
         click.option("--args", "cni_args", default="", help="CNI_ARGS, e.g. 'IgnoreUnknown=1;K8S_POD_NAME=p'."),
+        click.option("--pod", default="", metavar="NS/NAME", help="The Kubernetes pod this is for (sets K8S_POD_* args)."),
+        click.option("--pod-uid", default="", help="The pod's UID, as the kubelet passes it."),
     ]):
         fn = option(fn)
     return fn
 
 
+def pod_args(pod: str, pod_uid: str, container_id: str, cni_args: str) -> str:
+    """CNI_ARGS as the kubelet (through containerd or CRI-O) sends them for `pod` = NS/NAME."""
+    if not pod:
+        return cni_args
+    namespace, sep, name = pod.partition("/")
+    if not sep or not namespace or not name:
+        raise click.UsageError("--pod must be NAMESPACE/NAME")
+    pairs = [p for p in cni_args.split(";") if p]
+    if not any(p.startswith("IgnoreUnknown=") for p in pairs):
+        pairs.insert(0, "IgnoreUnknown=1")
+    pairs += [f"K8S_POD_NAMESPACE={namespace}", f"K8S_POD_NAME={name}", f"K8S_POD_INFRA_CONTAINER_ID={container_id}",
+              f"K8S_POD_UID={pod_uid}"]
+    return ";".join(pairs)
+
+
 def _attachment(command: str, ctx: click.Context, netns: str, config: BinaryIO, container_id: str, ifname: str,
-                cni_path: str, cni_args: str) -> None:
+                cni_path: str, cni_args: str, pod: str, pod_uid: str) -> None:
     if command != "DEL" and not netns:
         raise click.UsageError("--netns is required")
     cid = container_id or "multus-cli-" + (os.path.basename(netns) or "none")
     ctx.exit(run_cni(command, config.read(), ctx.obj["verbose"], CNI_CONTAINERID=cid, CNI_NETNS=netns_path(netns),
-                     CNI_IFNAME=ifname, CNI_PATH=cni_path, CNI_ARGS=cni_args))
+                     CNI_IFNAME=ifname, CNI_PATH=cni_path, CNI_ARGS=pod_args(pod, pod_uid, cid, cni_args)))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,6 +145,38 @@ def validate_cmd(config: BinaryIO, cni_path: str, ifname: str) -> None:
 
     text, ok = explain(config.read(), config.name, [p for p in cni_path.split(":") if p], ifname)
     click.echo(text)
+    sys.exit(0 if ok else 1)
+
+
+@cli.command("explain")
+@click.option("--config", "config", type=click.File("rb"), required=True, help="Multus config (or a conflist).")
+@click.option("--pod", default="", metavar="NS/NAME", help="Resolve for this pod, from the API.")
+@click.option("--pod-uid", default="")
+@click.option("--ifname", default="eth0", show_default=True)
+@click.option("--container-id", default="multus-explain")
+@click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH))
+@click.option("--json", "as_json", is_flag=True, help="Print the resolution as JSON.")
+def explain_cmd(config: BinaryIO, pod: str, pod_uid: str, ifname: str, container_id: str, cni_path: str,
+                as_json: bool) -> None:
+    """What an ADD for this pod would attach: NADs, order, ifnames, each delegate's config, CNI_ARGS and
+    runtime overrides. Asks the API as the ADD would; touches no namespace and runs no plugin."""
+    from multus.cli.explain import explain_pod
+
+    text, ok = explain_pod(config.read(), config.name, pod_args(pod, pod_uid, container_id, ""), ifname, container_id,
+                           [p for p in cni_path.split(":") if p], as_json)
+    click.echo(text)
+    sys.exit(0 if ok else 1)
+
+
+@cli.command("doctor")
+@click.option("--config", "config", type=click.File("rb"), required=True, help="Multus config (or a conflist).")
+@click.option("--cni-path", default=lambda: os.environ.get("CNI_PATH", DEFAULT_CNI_PATH))
+def doctor_cmd(config: BinaryIO, cni_path: str) -> None:
+    """Check, one line each, what this node's Multus needs: kubeconfig, API, credentials, RBAC, the NAD CRD,
+    the readiness file, the cluster network and its plugins."""
+    from multus.cli.doctor import doctor
+
+    ok = doctor(config.read(), config.name, [p for p in cni_path.split(":") if p], click.echo)
     sys.exit(0 if ok else 1)
 
 

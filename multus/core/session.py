@@ -27,8 +27,9 @@ STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
 
 class Session:
     def __init__(self, netconf: NetConf, cmd: CmdArgs, log: Logger, kube: Kube | None = None,
-                 account_dir: str | None = None) -> None:
+                 account_dir: str | None = None, events: bool = True) -> None:
         self.netconf = netconf
+        self.events = events
         self.cmd = cmd
         self.log = log
         self._kube = kube
@@ -71,7 +72,7 @@ class Session:
             try:
                 return kube.nad(namespace, name)
             except CniError as exc:
-                if getattr(exc, "status", None) == 404 and self.pod_obj is not None:
+                if getattr(exc, "status", None) == 404 and self.pod_obj is not None and self.events:
                     kube.event(self.pod_obj, "NoNetworkFound", exc.msg, "Warning")
                 raise
         return lookup

@@ -372,6 +372,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.url.path.rstrip("/") or "/"
         parts = path.strip("/").split("/")
         self._name = None
+        if not self.server.knobs.crd and path.startswith(f"/apis/{NAD_GROUP}"):
+            raise ApiFailure(404, "NotFound", "the server could not find the requested resource", {})
         if path in ("/version",):
             return self._send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fake",
                                          "platform": "linux/amd64"})
