@@ -98,15 +98,16 @@ def explain_pod(data: bytes, source: str, cni_args: str, ifname: str, container_
     pod = session.pod
     found_all = True
     if as_json:
+        entries: list[dict] = []
         doc = {"network": netconf.name, "cniVersion": netconf.cni_version,
                "pod": None if pod is None else {"namespace": pod.namespace, "name": pod.name, "uid": pod.uid},
-               "delegates": []}
+               "delegates": entries}
         for d in delegates:
             entry = d.to_json()
             entry.pop("result", None)
             entry["plugins"] = {p: _where(p, path)[0] for p in _plugin_types(d.conf)}
             found_all = found_all and all(_where(p, path)[1] for p in _plugin_types(d.conf))
-            doc["delegates"].append(entry)
+            entries.append(entry)
         return redact(json.dumps(doc)), found_all
     lines = [f"{source}: network {netconf.name!r}, cniVersion {netconf.cni_version}"]
     if session.pod_key is None:

@@ -20,9 +20,8 @@ AF = {"4": 2, "6": 10}
 
 
 def applies(delegate: Delegate) -> bool:
-    return bool(delegate.filter_families) and bool(delegate.result) and bool(
-        delegate.result.get("interfaces") or delegate.result.get("ips") or delegate.result.get("ip4")
-        or delegate.result.get("ip6"))
+    result = delegate.result or {}
+    return bool(delegate.filter_families) and any(result.get(k) for k in ("interfaces", "ips", "ip4", "ip6"))
 
 
 def apply(delegate: Delegate, netns: str) -> None:

@@ -13,6 +13,8 @@ stays, so no delegate ever frees what a running pod holds.
 
 from __future__ import annotations
 
+import functools
+
 from multus.cni.env import CmdArgs
 from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.core.attach import Attacher
@@ -90,7 +92,7 @@ def gc(helper: Attacher, cluster: Cluster) -> None:
         stale = CmdArgs("DEL", item.container_id, entry.netns if entry else "", item.ifname,
                         entry.cni_args if entry else "", cmd.path, cmd.environ, b"")
         try:
-            helper.for_attachment(stale).delete(lambda: cluster(item.ifname))
+            helper.for_attachment(stale).delete(functools.partial(cluster, item.ifname))
         except CniError as exc:
             kept.append(item)
             errors.append(exc.wrap(f"GC of {item.container_id}/{item.ifname}"))

@@ -89,6 +89,7 @@ class Resolver:
         netconf = self.netconf
         from multus.cni import conffiles
 
+        conf: dict | None
         if "/" in value:
             conf = conffiles.load_path(value)
             name = conf.get("name") or value
@@ -109,6 +110,7 @@ class Resolver:
             if conf is None:
                 where = "the API and " if self.nads is not None else ""
                 raise _fail(f"{source}: no network {value!r} in {where}{netconf.conf_dir}")
+        assert conf is not None
         check_delegate(conf, source)
         return self._delegate(name, source, master, prepare_conf(conf, netconf.name, netconf.cni_version))
 
@@ -211,7 +213,7 @@ class Resolver:
         netconf = self.netconf
         from_pod = pod is not None and not cluster_only
         delegates: list[Delegate] = []
-        override = self._default_network(pod) if from_pod else None
+        override = self._default_network(pod) if pod is not None and from_pod else None
         if override is not None:
             delegates.append(override)
         elif netconf.cluster_network:

@@ -273,8 +273,8 @@ class Handler(BaseHTTPRequestHandler):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if self.command in ("POST", "PUT", "PATCH") and ctype not in (
                 "application/json", "application/merge-patch+json", "application/strategic-merge-patch+json"):
-            raise ApiFailure(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                                                          f"accepted media types include: application/json")
+            raise ApiFailure(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                          "accepted media types include: application/json")
         try:
             body = json.loads(raw) if raw else {}
         except ValueError as exc:

@@ -64,3 +64,43 @@ def test_conflist_example_plugin_config(name, netns, networks, veth, link_cleanu
     assert set(links_in(netns)) == {"lo", "eth0", "net1"}
     assert run_binary("DEL", conf, **env).code == 0
     assert links_in(netns) == ["lo"]
+
+
+def test_kubernetes_examples_as_written(netns, networks, veth, link_cleanup, fake_api, tmp_path):
+    """examples/kubernetes: the multus config, cluster network, two NADs and the pod, through the fake API."""
+    import yaml
+
+    k8s = EXAMPLES / "kubernetes"
+    bridge = json.loads((k8s / "10-bridge.conf").read_text())
+    bridge["bridge"] = f"eb{tag()}"
+    link_cleanup.append(bridge["bridge"])
+    bridge["ipam"]["dataDir"] = str(networks.ipam_dir)
+    cluster = tmp_path / "10-bridge.conf"
+    cluster.write_text(json.dumps(bridge))
+    objects = []
+    for name in ("nad-macvlan.yaml", "nad-ptp-infra.yaml", "pod-two-networks.yaml"):
+        obj = yaml.safe_load((k8s / name).read_text())
+        if obj["kind"] == "NetworkAttachmentDefinition":
+            config = json.loads(obj["spec"]["config"])
+            for plugin in config.get("plugins", [config]):
+                if plugin["type"] == "macvlan":
+                    plugin["master"] = veth()
+                if "ipam" in plugin:
+                    plugin["ipam"]["dataDir"] = str(networks.ipam_dir)
+            obj["spec"]["config"] = json.dumps(config)
+        objects.append(obj)
+    api = fake_api(*objects)
+    conf = json.loads((k8s / "00-multus.conf").read_text())
+    conf.update(kubeconfig=str(api.kubeconfig()), clusterNetwork=str(cluster), cniDir=str(networks.state_dir),
+                readinessindicatorfile=str(cluster))
+    env = {**attach_env(netns), "CNI_ARGS": "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=two-networks"}
+    added = run_binary("ADD", conf, **env)
+    assert added.code == 0, added
+    addrs = addrs_in(netns)
+    assert set(addrs) == {"lo", "eth0", "net1", "stor0"}
+    assert addrs["net1"] == ["10.10.0.5/24"] and addrs["stor0"][0].startswith("10.20.0.")
+    assert default_route_dev(netns) == "net1"
+    assert [(s["name"], s["interface"]) for s in api.network_status("two-networks")] == [
+        ("cbr0", "eth0"), ("default/macvlan-conf", "net1"), ("infra/storage-net", "stor0")]
+    assert run_binary("DEL", conf, **env).code == 0
+    assert links_in(netns) == ["lo"] and reservations(networks.ipam_dir) == []

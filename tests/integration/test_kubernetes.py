@@ -8,8 +8,17 @@ import json
 
 import pytest
 
-from tests.conftest import FAKE_PLUGINS, addrs_in, default_route_dev, ip, links_in, reservations, run_binary, \
-    run_inprocess, tag
+from tests.conftest import (
+    FAKE_PLUGINS,
+    addrs_in,
+    default_route_dev,
+    ip,
+    links_in,
+    reservations,
+    run_binary,
+    run_inprocess,
+    tag,
+)
 from tests.fakeapi import nad, pod
 
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
