@@ -220,8 +220,8 @@ def fake_api(tmp_path):
 
     started = []
 
-    def start(*objects, tls: bool = True):
-        api = FakeApi(tmp_path / f"api{len(started)}", list(objects), tls=tls)
+    def start(*objects, tls: bool = True, address: str = "127.0.0.1"):
+        api = FakeApi(tmp_path / f"api{len(started)}", list(objects), tls=tls, address=address)
         started.append(api)
         return api
 

@@ -27,12 +27,12 @@ def openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
-def mint_certificates(directory: Path) -> None:
+def mint_certificates(directory: Path, address: str = "127.0.0.1") -> None:
     d = directory
     openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(d / "ca.key"))
     openssl("req", "-x509", "-new", "-key", str(d / "ca.key"), "-subj", "/CN=fake-apiserver-ca", "-days", "2",
             "-out", str(d / "ca.crt"))
-    for name, subject, ext in (("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+    for name, subject, ext in (("server", f"/CN={address}", f"subjectAltName=IP:127.0.0.1,IP:{address},DNS:localhost"),
                                ("client", "/O=system:nodes/CN=system:node:testnode", "extendedKeyUsage=clientAuth")):
         openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(d / f"{name}.key"))
         openssl("req", "-new", "-key", str(d / f"{name}.key"), "-subj", subject, "-out", str(d / f"{name}.csr"))
@@ -62,12 +62,15 @@ def nad(name: str, namespace: str = "default", config: dict | None = None, resou
 
 
 class FakeApi:
-    def __init__(self, directory: Path, objects: list[dict] | None = None, tls: bool = True) -> None:
+    def __init__(self, directory: Path, objects: list[dict] | None = None, tls: bool = True,
+                 address: str = "127.0.0.1") -> None:
+        """`address`: where to listen; loopback unless a test gives it an address of a link it made."""
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.tls = tls
+        self.address = address
         if tls:
-            mint_certificates(self.dir)
+            mint_certificates(self.dir, address)
         self.tokens = self.dir / "tokens.json"
         self.tokens.write_text(json.dumps({TOKEN: "system:serviceaccount:kube-system:multus", ADMIN_TOKEN: "admin"}))
         self.log = self.dir / "requests.jsonl"
@@ -76,7 +79,7 @@ class FakeApi:
         port_file = self.dir / "port"
         port_file.unlink(missing_ok=True)
         args = [sys.executable, str(SERVER), "--objects", str(self.dir / "objects.json"), "--tokens", str(self.tokens),
-                "--log", str(self.log), "--port-file", str(port_file)]
+                "--log", str(self.log), "--port-file", str(port_file), "--address", address]
         if tls:
             args += ["--cert", str(self.dir / "server.crt"), "--key", str(self.dir / "server.key"),
                      "--ca", str(self.dir / "ca.crt")]
@@ -87,7 +90,7 @@ class FakeApi:
                 raise RuntimeError(f"fake API server did not start: {(self.dir / 'server.err').read_text()}")
             time.sleep(0.02)
         self.port = int(port_file.read_text())
-        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{address}:{self.port}"
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -565,6 +565,7 @@ def main() -> None:
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--ca")
+    parser.add_argument("--address", default="127.0.0.1")
     options = parser.parse_args()
     with open(options.objects) as f:
         store = Store(json.load(f))
@@ -576,7 +577,7 @@ def main() -> None:
         if options.ca:
             tls.load_verify_locations(options.ca)
             tls.verify_mode = ssl.CERT_OPTIONAL
-    server = Server(("127.0.0.1", 0), store, options.tokens, options.log, tls)
+    server = Server((options.address, 0), store, options.tokens, options.log, tls)
     with open(options.port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
     import os

@@ -152,3 +152,49 @@ def test_a_failed_undo_is_added_to_the_original_error(sriov_host, netns, tmp_pat
     added = host.run("sriov", "ADD", conf, **dict(attach(netns), CNI_PATH=f"{plugins}:/usr/lib/cni"))
     assert (added.code, added.json["code"]) == (1, 11), added
     assert added.json["msg"].startswith("ipam exploded; undoing the ADD also failed: sriov: could not fully restore")
+
+
+def test_an_sriov_nad_with_a_resource_gets_its_device_from_the_kubelet_checkpoint(sriov_host, netns, fake_api,
+                                                                                   tmp_path, link_cleanup):
+    """The NAD's resourceName picks the pod's allocated VF; the bundled helper attaches that very VF."""
+    from tests.conftest import ip, tag
+    from tests.fakeapi import nad, pod
+
+    host = sriov_host(enp12s0f0=2)
+    # The API server listens on a link the test made between this namespace and the "host" one.
+    outside, inside = f"sa{tag()}", f"sb{tag()}"
+    link_cleanup.append(outside)
+    ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+    ip("link", "set", inside, "netns", host.name)
+    ip("addr", "add", "10.254.99.1/30", "dev", outside)
+    ip("link", "set", outside, "up")
+    ip("-n", host.name, "addr", "add", "10.254.99.2/30", "dev", inside)
+    ip("-n", host.name, "link", "set", inside, "up")
+    vf = host.pci["enp12s0f0v1"]
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.write_text(json.dumps({"Data": {"PodDeviceEntries": [
+        {"PodUID": "uid-sr", "ContainerName": "c", "ResourceName": "intel.com/sriov", "DeviceIDs": {"0": [vf]}}]}}))
+    sriov = {"cniVersion": "1.0.0", "type": "sriov", "cniDir": str(host.state), "vlan": 7,
+             "ipam": {"type": "host-local", "subnet": "10.56.218.0/24", "dataDir": str(host.tmp / "ipam")}}
+    api = fake_api(pod("sr-pod", uid="uid-sr", annotations={"k8s.v1.cni.cncf.io/networks": "sriov-a@fast0"}),
+                   nad("sriov-a", config=sriov, resource="intel.com/sriov"), address="10.254.99.1")
+    cluster = tmp_path / "cluster.conf"
+    cluster.write_text(json.dumps({"cniVersion": "1.0.0", "name": "podnet", "type": "ptp",
+                                   "ipam": {"type": "host-local", "subnet": "10.56.219.0/24",
+                                            "dataDir": str(host.tmp / "ipam")}}))
+    conf = {"cniVersion": "1.0.0", "name": "multus-cni-network", "type": "multus", "kubeconfig": str(api.kubeconfig()),
+            "clusterNetwork": str(cluster), "cniDir": str(tmp_path / "multus"),
+            "kubeletCheckpointFile": str(checkpoint), "deviceInfoDir": str(tmp_path / "devinfo")}
+    env = dict(attach(netns, cid="srk", ifname="eth0"),
+               CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=sr-pod;K8S_POD_UID=uid-sr")
+    added = host.run("multus", "ADD", conf, **env)
+    assert added.code == 0, added
+    links = pod_links(netns)
+    assert set(links) == {"lo", "eth0", "fast0"} and links["fast0"]["addrs"][0].startswith("10.56.218.")
+    assert "enp12s0f0v1" not in host.links() and "enp12s0f0v0" in host.links(), "the allocated VF, not the first"
+    assert host.calls() == ["set_vf enp12s0f0 1 vlan=7 qos=0 proto=802.1q"]
+    assert [(s["name"], s["interface"]) for s in api.network_status("sr-pod")] == [
+        ("podnet", "eth0"), ("default/sriov-a", "fast0")]
+    deleted = host.run("multus", "DEL", conf, **env)
+    assert deleted.code == 0, deleted
+    assert list(pod_links(netns)) == ["lo"] and "enp12s0f0v1" in host.links()
