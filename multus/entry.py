@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import sys
 
+SHIM_NAME = "multus-shim"
+
 
 def self_command(argv: list[str]) -> list[str]:
     """How to execute this very program again (to run a bundled helper as a plugin)."""
@@ -32,6 +34,10 @@ def main() -> int:
             from multus.helpers import run_helper
 
             return run_helper(helper, dict(os.environ), stdin, sys.stdout.buffer)
+        if os.path.basename(sys.argv[0]) == SHIM_NAME:
+            from multus import shim
+
+            return shim.run(dict(os.environ), stdin, sys.stdout.buffer, sys.stderr, self_command(sys.argv))
         from multus.core.plugin import run
 
         return run(dict(os.environ), stdin, sys.stdout.buffer, self_command=self_command(sys.argv))

@@ -228,3 +228,11 @@ def fake_api(tmp_path):
     yield start
     for api in started:
         api.stop()
+
+
+def pod_env(netns, name="p1", namespace="default", uid="", cid=""):
+    args = f"IgnoreUnknown=1;K8S_POD_NAMESPACE={namespace};K8S_POD_NAME={name};K8S_POD_INFRA_CONTAINER_ID=x"
+    if uid:
+        args += f";K8S_POD_UID={uid}"
+    return {"CNI_CONTAINERID": cid or f"c-{netns}", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0",
+            "CNI_ARGS": args}

@@ -1,4 +1,7 @@
-"""`multus add|del|check|status|gc|version|validate|explain|doctor|demo`: debug by hand what the runtime runs.
+"""`multus add|del|check|status|gc|version|validate|explain|doctor|daemon|install|demo`.
+
+add/del/check/status/gc debug by hand what the runtime runs; daemon and install are the node's
+thick mode and DaemonSet entrypoint.
 
 Each network command builds the CNI environment the runtime would, runs the very same
 dispatcher in-process, and prints the very same JSON.
@@ -178,6 +181,72 @@ def doctor_cmd(config: BinaryIO, cni_path: str) -> None:
 
     ok = doctor(config.read(), config.name, [p for p in cni_path.split(":") if p], click.echo)
     sys.exit(0 if ok else 1)
+
+
+@cli.command("daemon")
+@click.option("--config", "config_path", default="/etc/cni/net.d/multus.d/daemon-config.json", show_default=True,
+              help="Daemon config file (upstream's format: socketDir, cniConfigDir, multusConfigFile, chrootDir, "
+                   "... plus any multus config key).")
+def daemon_cmd(config_path: str) -> None:
+    """The node daemon (thick mode): serve CNI requests from the shim on a unix socket."""
+    from multus.cni.errors import CniError
+    from multus.daemon.main import run
+    from multus.entry import self_command
+
+    try:
+        sys.exit(run(config_path, dict(os.environ), self_command(sys.argv)))
+    except (CniError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command("install")
+@click.option("--type", "kind", type=click.Choice(["thin", "thick"]), default="thin", show_default=True,
+              help="thin: multus runs every request itself; thick: the shim hands them to `multus daemon`.")
+@click.option("--host-root", default="/host", show_default=True, help="Where the host's / is mounted.")
+@click.option("--cni-bin-dir", default="/opt/cni/bin", show_default=True, help="The host's CNI bin dir.")
+@click.option("--cni-conf-dir", default="/etc/cni/net.d", show_default=True, help="The host's CNI config dir.")
+@click.option("--kubeconfig", default="/etc/cni/net.d/multus.d/multus.kubeconfig", show_default=True,
+              help="The host path of the kubeconfig to write from this pod's service account ('' for none).")
+@click.option("--service-account-dir", default="/var/run/secrets/kubernetes.io/serviceaccount", show_default=True)
+@click.option("--api-server", default="", help="Defaults to https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT.")
+@click.option("--primary", default="", help="The primary CNI config's file name (default: the lexically first).")
+@click.option("--cni-version", default="", help="Force the generated config's cniVersion.")
+@click.option("--daemon-socket-dir", default="/run/multus", show_default=True, help="thick: the daemon's socket dir.")
+@click.option("--multus-key", "multus_keys", multiple=True, metavar="KEY=JSON",
+              help="Another key for the generated config, e.g. logLevel='\"verbose\"'; repeat.")
+@click.option("--binary", default="", help="The file to install (default: this one).")
+@click.option("--watch/--once", default=True, show_default=True,
+              help="Keep the kubeconfig and the generated config current.")
+@click.option("--cleanup-config-on-exit", is_flag=True, help="With --watch: remove the generated config on SIGTERM.")
+@click.option("--skip-host-check", is_flag=True, help="Do not check the host's Python.")
+def install_cmd(kind: str, host_root: str, cni_bin_dir: str, cni_conf_dir: str, kubeconfig: str,
+                service_account_dir: str, api_server: str, primary: str, cni_version: str, daemon_socket_dir: str,
+                multus_keys: tuple[str, ...], binary: str, watch: bool, cleanup_config_on_exit: bool,
+                skip_host_check: bool) -> None:
+    """Install this file on the node, write the multus kubeconfig and generate 00-multus.conf(list)."""
+    import json
+    import signal
+
+    from multus.node.install import Installer
+
+    extra = {}
+    for item in multus_keys:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--multus-key {item!r}: expected KEY=JSON")
+        try:
+            extra[key] = json.loads(value)
+        except ValueError:
+            extra[key] = value
+    options = {"kind": kind, "host_root": host_root, "cni_bin_dir": cni_bin_dir, "cni_conf_dir": cni_conf_dir,
+               "kubeconfig": kubeconfig, "service_account_dir": service_account_dir, "api_server": api_server,
+               "primary": primary, "cni_version": cni_version, "daemon_socket_dir": daemon_socket_dir,
+               "multus": extra, "binary": binary or os.path.abspath(sys.argv[0]),
+               "cleanup_config_on_exit": cleanup_config_on_exit, "skip_host_check": skip_host_check}
+    installer = Installer(options, dict(os.environ), lambda line: click.echo(line, err=True))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: installer.stopping.set())
+    sys.exit(installer.run(watch))
 
 
 @cli.command("demo")

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from multus.cni.invoke import ExecObserver
 
 
+CHROOT = "/usr/sbin/chroot"
+
+
 class RuntimeConf:
     """Who the network is attached to: libcni's RuntimeConf."""
 
@@ -36,16 +39,22 @@ class RuntimeConf:
 
 
 class CNIConfig:
-    """How plugins are found and run: libcni's CNIConfig (plus the built-in helpers)."""
+    """How plugins are found and run: libcni's CNIConfig (plus the built-in helpers).
 
-    __slots__ = ("path", "environ", "timeout", "builtins")
+    `root` (the daemon's chrootDir) is the host's root as this process sees it: plugins are
+    looked up under it and run chrooted into it, so a containerized daemon runs the host's
+    plugins with the host's libraries.
+    """
+
+    __slots__ = ("path", "environ", "timeout", "builtins", "root")
 
     def __init__(self, path: list[str], environ: dict[str, str], timeout: float | None = None,
-                 builtins: dict[str, list[str]] | None = None) -> None:
+                 builtins: dict[str, list[str]] | None = None, root: str = "") -> None:
         self.path = path
         self.environ = environ
         self.timeout = timeout
         self.builtins = builtins or {}
+        self.root = root.rstrip("/")
 
     def env(self, command: str, rt: RuntimeConf) -> dict[str, str]:
         env = {k: v for k, v in self.environ.items() if not k.startswith("CNI_")}
@@ -57,11 +66,13 @@ class CNIConfig:
 
     def command_for(self, plugin: str) -> list[str]:
         """A binary on the path wins; a bundled helper stands in for one that is missing."""
+        chroot = [CHROOT, self.root] if self.root else []
         try:
-            return [invoke.find_in_path(plugin, self.path)]
+            found = invoke.find_in_path(plugin, [self.root + p for p in self.path])
+            return [*chroot, found[len(self.root):]]
         except CniError:
             if plugin in self.builtins:
-                return self.builtins[plugin]
+                return [*chroot, *self.builtins[plugin]]
             raise
 
     def run(self, plugin: str, stdin: bytes, command: str, rt: RuntimeConf,

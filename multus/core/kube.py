@@ -37,10 +37,16 @@ def credentials(netconf: NetConf, environ: dict[str, str], account_dir: str = ku
 
 
 class Kube:
-    def __init__(self, creds: kubeconfig.Credentials, netconf: NetConf, log: Logger) -> None:
+    """`client` is one Client (a thin exec) or anything with its get/put/post/close (the daemon's pool)."""
+
+    def __init__(self, client: k8sclient.Client, netconf: NetConf, log: Logger) -> None:
         self.netconf = netconf
         self.log = log
-        self.client = k8sclient.Client(creds, netconf.api_timeout)
+        self.client = client
+
+    @classmethod
+    def connect(cls, creds: kubeconfig.Credentials, netconf: NetConf, log: Logger) -> Kube:
+        return cls(k8sclient.Client(creds, netconf.api_timeout), netconf, log)
 
     def close(self) -> None:
         self.client.close()
@@ -51,8 +57,13 @@ class Kube:
 
     def get_pod(self, namespace: str, name: str, wait: float | None = None, timeout: float | None = None
                 ) -> dict | None:
-        """The pod, or None when the API says it does not exist. Transient failures are retried
-        until `wait` (default podLookupTimeout) has passed, then raised (code 11)."""
+        """The pod as this request should see it (the daemon answers from its cache)."""
+        return self.fetch_pod(namespace, name, wait, timeout)
+
+    def fetch_pod(self, namespace: str, name: str, wait: float | None = None, timeout: float | None = None
+                  ) -> dict | None:
+        """The pod from the API, or None when the API says it does not exist. Transient failures are
+        retried until `wait` (default podLookupTimeout) has passed, then raised (code 11)."""
         budget = self.netconf.pod_wait if wait is None else wait
         deadline = time.monotonic() + budget
         path = k8sclient.pod_path(namespace, name)
@@ -105,7 +116,7 @@ class Kube:
                 if exc.status != 409 or attempt == CONFLICT_TRIES - 1:
                     raise CniError(exc.code, f"cannot write network-status of pod {namespace}/{name}: {exc.msg}") from None
             time.sleep(CONFLICT_DELAY * (0.9 + 0.2 * os.urandom(1)[0] / 255))
-            fresh = self.get_pod(namespace, name, wait=0)
+            fresh = self.fetch_pod(namespace, name, wait=0)
             if fresh is None:
                 self.log.error(f"pod {namespace}/{name} is gone: network-status not written")
                 return False
@@ -128,7 +139,10 @@ class Kube:
                  "firstTimestamp": stamp, "lastTimestamp": stamp,
                  "source": {"component": "multus"}, "reportingComponent": "multus",
                  "reportingInstance": os.uname().nodename}
+        self.post_event(f"/api/v1/namespaces/{meta.get('namespace', '')}/events", event)
+
+    def post_event(self, path: str, event: dict) -> None:
         try:
-            self.client.post(f"/api/v1/namespaces/{meta.get('namespace', '')}/events", event, timeout=EVENT_TIMEOUT)
+            self.client.post(path, event, timeout=EVENT_TIMEOUT)
         except CniError as exc:
-            self.log.verbose(f"event {reason} for pod {meta.get('namespace')}/{meta.get('name')} not sent: {exc.msg}")
+            self.log.verbose(f"event {event['reason']} for {event['involvedObject']['name']} not sent: {exc.msg}")

@@ -20,22 +20,34 @@ from multus.helpers import builtin_commands
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import BinaryIO, TextIO
 
     from multus.cni.env import CmdArgs
+    from multus.cni.runtime import CNIConfig
+    from multus.core.kube import Kube
+    from multus.core.netconf import NetConf
 
 
 class MultusPlugin:
-    """Handlers for each CNI command; `log_level` lets the CLI's -v override the config."""
+    """Handlers for each CNI command; `log_level` lets the CLI's -v override the config.
 
-    __slots__ = ("stderr", "log_level", "log", "self_command", "account_dir")
+    The daemon runs the same handlers with its own `kube` (watch-fed caches, a shared client
+    pool) and its own `cni` (how plugins run on its node); a thin exec builds both per request.
+    """
+
+    __slots__ = ("stderr", "log_level", "log", "self_command", "account_dir", "kube", "cni")
 
     def __init__(self, stderr: TextIO | None = None, log_level: str | None = None,
-                 self_command: list[str] | None = None, account_dir: str | None = None) -> None:
+                 self_command: list[str] | None = None, account_dir: str | None = None,
+                 kube: Callable[[NetConf, Logger], Kube | None] | None = None,
+                 cni: Callable[[NetConf, CmdArgs], CNIConfig] | None = None) -> None:
         self.stderr = stderr if stderr is not None else sys.stderr
         self.log_level = log_level
         self.self_command = self_command or [sys.executable, "-m", "multus"]
         self.account_dir = account_dir
+        self.kube = kube
+        self.cni = cni
         self.log = Logger(stderr=self.stderr)
 
     def _load(self, cmd: CmdArgs, raw: dict) -> netconf_mod.NetConf:
@@ -47,8 +59,11 @@ class MultusPlugin:
 
     def _start(self, cmd: CmdArgs, raw: dict) -> tuple[Session, Attacher]:
         netconf = self._load(cmd, raw)
-        session = Session(netconf, cmd, self.log, account_dir=self.account_dir)
-        return session, Attacher(netconf, cmd, self.log, cni_config(netconf, cmd, builtin_commands(self.self_command)))
+        kube = self.kube(netconf, self.log) if self.kube is not None else None
+        session = Session(netconf, cmd, self.log, kube=kube, account_dir=self.account_dir)
+        cni = self.cni(netconf, cmd) if self.cni is not None else \
+            cni_config(netconf, cmd, builtin_commands(self.self_command))
+        return session, Attacher(netconf, cmd, self.log, cni)
 
     def add(self, cmd: CmdArgs, raw: dict) -> dict:
         session, attacher = self._start(cmd, raw)

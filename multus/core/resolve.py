@@ -166,7 +166,7 @@ class Resolver:
             caps["infinibandGUID"] = selection.infiniband_guid
         extra = [("MAC", selection.mac)] if selection.mac else []
         if selection.ips:
-            extra.append(("IP", ",".join(ip.split("/")[0] for ip in selection.ips)))
+            extra.append(("IP", ",".join(selection.ips)))
         if extra:
             pairs = cniargs.parse(delegate.args, strict=False) + extra
             delegate.args = cniargs.format_pairs(pairs)

@@ -55,7 +55,7 @@ class Session:
 
                 kwargs = {"account_dir": self.account_dir} if self.account_dir else {}
                 creds = kube.credentials(self.netconf, self.cmd.environ, **kwargs)
-                self._kube = kube.Kube(creds, self.netconf, self.log) if creds else None
+                self._kube = kube.Kube.connect(creds, self.netconf, self.log) if creds else None
         return self._kube
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from tests.conftest import (
     default_route_dev,
     ip,
     links_in,
+    pod_env,
     reservations,
     run_binary,
     run_inprocess,
@@ -22,47 +23,6 @@ from tests.conftest import (
 from tests.fakeapi import nad, pod
 
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
-
-
-@pytest.fixture
-def cluster(networks, fake_api, tmp_path, veth):
-    """A Kubernetes node: the bridge cluster network in a file, a kubeconfig for the fake API server."""
-
-    class Cluster:
-        def __init__(self):
-            self.bridge_conf = dict(networks.bridge("10.252.0.0/24"), cniVersion="0.3.1")
-            self.cluster_file = tmp_path / "10-cluster.conf"
-            self.cluster_file.write_text(json.dumps(self.bridge_conf))
-            self.master = veth()
-            self.api = None
-
-        def start(self, *objects, **kw):
-            self.api = fake_api(*objects, **kw)
-            return self.api
-
-        def macvlan(self, subnet="10.252.1.0/24", **extra):
-            return {"cniVersion": "0.3.1", "type": "macvlan", "master": self.master, "mode": "bridge",
-                    "ipam": networks.ipam(subnet, **extra.pop("ipam", {})), **extra}
-
-        def ptp(self, subnet="10.252.2.0/24"):
-            return {"cniVersion": "0.3.1", "type": "ptp", "ipam": networks.ipam(subnet)}
-
-        def multus(self, kubeconfig=None, **extra):
-            conf = {"cniVersion": "0.3.1", "name": "multus-cni-network", "type": "multus",
-                    "clusterNetwork": str(self.cluster_file), "cniDir": str(networks.state_dir), **extra}
-            if self.api is not None and kubeconfig is not False:
-                conf["kubeconfig"] = str(kubeconfig or self.api.kubeconfig())
-            return conf
-
-    return Cluster()
-
-
-def pod_env(netns, name="p1", namespace="default", uid="", cid=""):
-    args = f"IgnoreUnknown=1;K8S_POD_NAMESPACE={namespace};K8S_POD_NAME={name};K8S_POD_INFRA_CONTAINER_ID=x"
-    if uid:
-        args += f";K8S_POD_UID={uid}"
-    return {"CNI_CONTAINERID": cid or f"c-{netns}", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0",
-            "CNI_ARGS": args}
 
 
 def calls(api, since):

@@ -138,7 +138,7 @@ def test_json_form_requests_reach_that_delegate_only():
     assert mv.runtime_config == {"portMappings": [{"hostPort": 1, "containerPort": 2}], "bandwidth": {"ingressRate": 1},
                                  "ips": ["10.1.1.21/24"], "mac": "c2:11:22:33:44:66",
                                  "infinibandGUID": "c2:11:22:33:44:66:77:88"}
-    assert mv.args == "IgnoreUnknown=1;K8S_POD_NAME=p;MAC=c2:11:22:33:44:66;IP=10.1.1.21"
+    assert mv.args == "IgnoreUnknown=1;K8S_POD_NAME=p;MAC=c2:11:22:33:44:66;IP=10.1.1.21/24"
     assert mv.conf["args"] == {"cni": {"keep": "me", "trust": "on"}}
     assert master.runtime_config == {"portMappings": []} and master.args == "IgnoreUnknown=1;K8S_POD_NAME=p"
 

@@ -1,0 +1,142 @@
+"""The shim (`multus-shim`, thick mode): hand the CNI request to the node daemon over its unix socket.
+
+It imports only what forwarding needs: no json (the two keys it reads are picked out of the
+raw config), no ssl, no Multus logic. The daemon answers the result document itself
+(`X-Multus-Raw-Result`), so stdout is the daemon's bytes. When the daemon is unreachable or
+not ready (restarting, caches not synced, stopping), the shim runs the request in-process with
+the same code and the same state directory as the thin plugin, so pods still start and DEL
+still cleans up; set `"daemonFallback": false` to get error 11 (try again later) instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO, TextIO
+
+DEFAULT_SOCKET_DIR = "/run/multus"
+SOCKET_NAME = "multus.sock"
+CONNECT_TIMEOUT = 2.0
+ANSWER_TIMEOUT = 600.0
+
+
+def _field(doc: bytes, key: str) -> int:
+    """Where the value of the top-level-looking `"key":` starts in a JSON document, or -1."""
+    marker = f'"{key}"'.encode()
+    start = doc.find(marker)
+    if start < 0:
+        return -1
+    i = start + len(marker)
+    while i < len(doc) and doc[i] in b" \t\r\n":
+        i += 1
+    if i >= len(doc) or doc[i] != ord(":"):
+        return -1
+    i += 1
+    while i < len(doc) and doc[i] in b" \t\r\n":
+        i += 1
+    return i
+
+
+def string_field(doc: bytes, key: str) -> str | None:
+    i = _field(doc, key)
+    if i < 0 or i >= len(doc) or doc[i] != ord('"'):
+        return None
+    out, i = bytearray(), i + 1
+    while i < len(doc):
+        c = doc[i]
+        if c == ord('"'):
+            return out.decode(errors="replace")
+        if c == ord("\\") and i + 1 < len(doc):
+            i += 1
+            out += {ord("n"): b"\n", ord("t"): b"\t", ord("r"): b"\r"}.get(doc[i], bytes([doc[i]]))
+        else:
+            out.append(c)
+        i += 1
+    return None
+
+
+def bool_field(doc: bytes, key: str) -> bool | None:
+    i = _field(doc, key)
+    if i < 0:
+        return None
+    if doc.startswith(b"true", i):
+        return True
+    if doc.startswith(b"false", i):
+        return False
+    return None
+
+
+_ESCAPES = {**{i: f"\\u{i:04x}" for i in range(32)}, ord('"'): '\\"', ord("\\"): "\\\\"}
+
+
+def _quote(text: str) -> str:
+    return '"' + text.translate(_ESCAPES) + '"'
+
+
+def request_body(environ: dict[str, str], stdin: bytes) -> bytes:
+    """Upstream's request: {"env": {...}, "config": <stdin, base64>}."""
+    import binascii
+
+    env = ",".join(f"{_quote(k)}:{_quote(v)}" for k, v in environ.items())
+    config = binascii.b2a_base64(stdin, newline=False).decode()
+    return f'{{"env":{{{env}}},"config":"{config}"}}'.encode()
+
+
+def forward(socket_path: str, body: bytes) -> tuple[int, bytes]:
+    from multus.httpwire import Connection
+
+    conn = Connection(unix_path=socket_path, timeout=CONNECT_TIMEOUT)
+    try:
+        conn.sock = conn._connect()
+        conn.sock.settimeout(ANSWER_TIMEOUT)
+        answer = conn.request("POST", "/cni", {"Content-Type": "application/json", "X-Multus-Raw-Result": "1"}, body)
+        return answer.status, answer.body
+    finally:
+        conn.close()
+
+
+def run(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO,
+        self_command: list[str]) -> int:
+    socket_dir = string_field(stdin, "daemonSocketDir") or DEFAULT_SOCKET_DIR
+    socket_path = os.path.join(socket_dir, SOCKET_NAME)
+    try:
+        status, body = forward(socket_path, request_body(environ, stdin))
+        why = f"answered {status}: {body[:200].decode(errors='replace').strip()}"
+    except OSError as exc:
+        status, body, why = 0, b"", f"is unreachable ({exc.strerror or exc})"
+    if status in (200, 400):
+        stdout.write(body)
+        stdout.flush()
+        return 0 if status == 200 else 1
+    return fallback(environ, stdin, stdout, stderr, self_command, f"the daemon at {socket_path} {why}")
+
+
+def fallback(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO, self_command: list[str],
+             why: str) -> int:
+    """The thin plugin's own path, with the shim config (overlaid with the daemon's config file if named)."""
+    import json
+
+    from multus.cni import skel
+    from multus.cni.errors import TRY_AGAIN_LATER, CniError
+
+    if bool_field(stdin, "daemonFallback") is False:
+        version = string_field(stdin, "cniVersion") or "1.0.0"
+        skel.write(stdout, CniError(TRY_AGAIN_LATER, f"{why}; daemonFallback is off").to_dict(version))
+        return 1
+    if bool_field(stdin, "logToStderr") is not False:
+        stderr.write(f"multus-shim: {why}: running the request in-process\n")
+    daemon_config = string_field(stdin, "daemonConfig")
+    if daemon_config and os.path.exists(daemon_config):
+        from multus.daemon.config import load
+
+        try:
+            conf = json.loads(stdin)
+            if isinstance(conf, dict):
+                stdin = json.dumps(load(daemon_config).overlay(conf)).encode()
+        except (ValueError, CniError) as exc:
+            stderr.write(f"multus-shim: not using {daemon_config}: {exc}\n")
+    from multus.core.plugin import run as run_thin
+
+    return run_thin(environ, stdin, stdout, stderr, self_command=self_command)
