@@ -11,7 +11,7 @@ class Metrics:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: dict[tuple[str, str, str], int] = {}
-        self.latency: dict[str, list[float]] = {}
+        self.latency: dict[str, list[int]] = {}
         self.latency_sum: dict[str, float] = {}
         self.latency_count: dict[str, int] = {}
 
@@ -36,8 +36,8 @@ class Metrics:
             lines += ["# HELP multus_request_duration_seconds Time to answer a CNI request.",
                       "# TYPE multus_request_duration_seconds histogram"]
             for command, counts in sorted(self.latency.items()):
-                for bound, count in zip(BUCKETS, counts, strict=True):
-                    lines.append(f'multus_request_duration_seconds_bucket{{command="{command}",le="{bound:g}"}} {count}')
+                for bound, in_bucket in zip(BUCKETS, counts, strict=True):
+                    lines.append(f'multus_request_duration_seconds_bucket{{command="{command}",le="{bound:g}"}} {in_bucket}')
                 lines.append(f'multus_request_duration_seconds_bucket{{command="{command}",le="+Inf"}} '
                              f'{self.latency_count[command]}')
                 lines.append(f'multus_request_duration_seconds_sum{{command="{command}"}} '

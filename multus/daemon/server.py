@@ -71,7 +71,7 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def get_request(self):  # type: ignore[no-untyped-def]
+    def get_request(self):
         conn, _ = self.socket.accept()
         return conn, ("local", 0)
 

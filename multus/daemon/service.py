@@ -198,7 +198,7 @@ class Daemon:
                 delegate.network.status(attacher.cni)
             return None
 
-        handlers = {c: run for c in ("ADD", "DEL", "CHECK", "STATUS")}
+        handlers: dict[str, skel.Handler] = {c: run for c in ("ADD", "DEL", "CHECK", "STATUS")}
         code = skel.dispatch(handlers, env, config, out)
         return Answer(200 if code == 0 else 400, out.getvalue())
 
