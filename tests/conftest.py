@@ -213,6 +213,15 @@ def recorder(tmp_path, monkeypatch):
     return calls
 
 
+# Every request the plugin and the daemon made to a fake API server during this run (the RBAC test reads it).
+API_REQUESTS_SEEN: list[dict] = []
+
+
+def pytest_collection_modifyitems(items):
+    """The RBAC test judges the requests of the whole run: it goes last."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/integration/test_rbac.py"))
+
+
 @pytest.fixture
 def fake_api(tmp_path):
     """Start the project's fake API server (TLS, bearer token) with given objects; stopped at teardown."""
@@ -228,6 +237,7 @@ def fake_api(tmp_path):
     yield start
     for api in started:
         api.stop()
+        API_REQUESTS_SEEN.extend(r for r in api.requests() if r["user"].startswith("system:"))
 
 
 def pod_env(netns, name="p1", namespace="default", uid="", cid=""):

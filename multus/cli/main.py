@@ -199,6 +199,22 @@ def daemon_cmd(config_path: str) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@cli.command("probe")
+@click.option("--socket", "socket_path", default="/run/multus/multus.sock", show_default=True)
+@click.argument("path", type=click.Choice(["/healthz", "/readyz"]))
+def probe_cmd(socket_path: str, path: str) -> None:
+    """Ask the daemon's /healthz or /readyz over its socket (the DaemonSet's exec probes)."""
+    from multus.httpwire import Connection
+
+    try:
+        answer = Connection(unix_path=socket_path, timeout=5).request("GET", path)
+    except OSError as exc:
+        click.echo(f"{socket_path}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(answer.body.decode(errors="replace").strip())
+    sys.exit(0 if answer.status == 200 else 1)
+
+
 @cli.command("install")
 @click.option("--type", "kind", type=click.Choice(["thin", "thick"]), default="thin", show_default=True,
               help="thin: multus runs every request itself; thick: the shim hands them to `multus daemon`.")

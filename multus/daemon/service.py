@@ -106,8 +106,10 @@ class Daemon:
         return CachedKube(self.pool, self.pods, self.nads, self.events, netconf, log)
 
     def cni_for(self, netconf: NetConf, cmd: CmdArgs) -> CNIConfig:
+        """Chrooted into the host (chrootDir), the built-in helpers are the host's installed copy of this file."""
+        helper = [os.path.join(netconf.bin_dir, "multus")] if self.config.chroot_dir else self.self_command
         return CNIConfig(netconf.plugin_path + cmd.path, cmd.environ, netconf.delegate_timeout,
-                         builtin_commands(self.self_command), self.config.chroot_dir)
+                         builtin_commands(helper), self.config.chroot_dir)
 
     # --- requests ---------------------------------------------------------------------------
     def _enter(self) -> bool:

@@ -156,7 +156,6 @@ class ShimConfigKeeper:
             return
         options = {k: v for k, v in config.raw.items() if k in PASS_THROUGH}
         options.setdefault("daemonSocketDir", config.socket_dir)
-        options.setdefault("daemonConfig", config.path)
         conf = conffiles.load_file(primary)
         name = str(conf.get("name") or NETWORK_NAME) if config.raw.get("overrideNetworkName") is True else NETWORK_NAME
         filename, doc = generate(primary, conf, "thick", options, str(config.raw.get("forceCNIVersion") or ""), name)

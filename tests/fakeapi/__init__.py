@@ -21,6 +21,8 @@ from pathlib import Path
 SERVER = Path(__file__).with_name("server.py")
 TOKEN = "plugin-token"
 ADMIN_TOKEN = "admin-token"
+# For tests of the fake itself: its requests are not the plugin's (the RBAC test leaves them out).
+TESTER_TOKEN = "tester-token"
 
 
 def openssl(*args: str) -> None:
@@ -72,7 +74,8 @@ class FakeApi:
         if tls:
             mint_certificates(self.dir, address)
         self.tokens = self.dir / "tokens.json"
-        self.tokens.write_text(json.dumps({TOKEN: "system:serviceaccount:kube-system:multus", ADMIN_TOKEN: "admin"}))
+        self.tokens.write_text(json.dumps({TOKEN: "system:serviceaccount:kube-system:multus", ADMIN_TOKEN: "admin",
+                                           TESTER_TOKEN: "tester"}))
         self.log = self.dir / "requests.jsonl"
         self.log.touch()
         (self.dir / "objects.json").write_text(json.dumps(objects or []))

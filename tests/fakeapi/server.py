@@ -238,7 +238,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- plumbing -------------------------------------------------------------------------
     def _send_json(self, code: int, body: dict) -> None:
+        """Logged before the answer leaves, so a test that got the answer also finds it in the log."""
         data = json.dumps(body).encode()
+        self._status = code
+        if not self.url.path.startswith("/_fake/") and not self._logged:
+            self._log(self._started)
+            self._logged = True
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -294,7 +299,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         started, self._t0 = time.time(), time.monotonic()
-        self._status, self._auth, self._who = 0, "none", None
+        self._started = started
+        self._status, self._auth, self._who, self._logged = 0, "none", None, False
         self.url = urlsplit(self.path)
         self.query = {k: v[-1] for k, v in parse_qs(self.url.query).items()}
         knobs: Knobs = self.server.knobs
@@ -324,7 +330,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True
         finally:
-            if not self.url.path.startswith("/_fake/"):
+            if not self.url.path.startswith("/_fake/") and not self._logged:
                 self._log(started)
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
@@ -492,6 +498,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         self._status = 200
+        self._log(time.time())  # now: a watch may stay open until the server stops
+        self._logged = True
 
         def send(event: dict) -> None:
             data = json.dumps(event).encode() + b"\n"

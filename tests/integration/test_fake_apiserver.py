@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.fakeapi import TOKEN, nad, pod
+from tests.fakeapi import TESTER_TOKEN, nad, pod
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def api(fake_api):
                     nad("mv", config={"type": "macvlan"}))
 
 
-def raw(api, method, path, body=None, token=TOKEN, headers=None):
+def raw(api, method, path, body=None, token=TESTER_TOKEN, headers=None):
     context = ssl.create_default_context(cafile=str(api.dir / "ca.crt"))
     conn = http.client.HTTPSConnection("127.0.0.1", api.port, context=context, timeout=30)
     hdrs = {"Accept": "application/json", **({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
@@ -108,7 +108,7 @@ def test_protobuf_bodies_are_refused_as_unsupported(api):
 def stream(api, path, seconds=10):
     context = ssl.create_default_context(cafile=str(api.dir / "ca.crt"))
     conn = http.client.HTTPSConnection("127.0.0.1", api.port, context=context, timeout=seconds)
-    conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
+    conn.request("GET", path, headers={"Authorization": f"Bearer {TESTER_TOKEN}"})
     return conn, conn.getresponse()
 
 
@@ -137,7 +137,7 @@ def test_watch_replays_resumes_expires_and_times_out(api):
 
 def test_kubectl_can_read_and_annotate(api):
     assert shutil.which("kubectl"), "install kubectl (Debian: kubernetes-client; ./build.sh deps)"
-    kubeconfig = str(api.kubeconfig())
+    kubeconfig = str(api.kubeconfig(user={"token": TESTER_TOKEN}))
     got = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "net-attach-def", "-o", "name"],
                          capture_output=True, text=True, timeout=60)
     assert got.returncode == 0 and got.stdout.strip() == "networkattachmentdefinition.k8s.cni.cncf.io/mv", got.stderr
@@ -151,5 +151,5 @@ def test_requests_are_logged_as_json_lines(api):
     mark = api.mark()
     raw(api, "GET", "/api/v1/namespaces/default/pods/p1", headers={"User-Agent": "probe"})
     [entry] = api.requests(mark)
-    assert (entry["method"], entry["path"], entry["status"], entry["auth"], entry["userAgent"]) == (
-        "GET", "/api/v1/namespaces/default/pods/p1", 200, "bearer", "probe")
+    assert (entry["method"], entry["path"], entry["status"], entry["auth"], entry["userAgent"], entry["user"]) == (
+        "GET", "/api/v1/namespaces/default/pods/p1", 200, "bearer", "probe", "tester")
