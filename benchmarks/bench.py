@@ -9,6 +9,8 @@ and each scenario's ADD and DEL next to the same delegates invoked directly:
   k8s-1                  Kubernetes mode: the fake API server over TLS on loopback, a pod with one
                          NAD (macvlan), the cluster network (bridge) from a file; API requests per
                          command from the fake's request log
+  daemon-static-1/3      the same static configs through `multus-shim` and a running `multus daemon`
+  daemon-k8s-1           k8s-1 through the shim and the daemon (its caches fed by list + watch)
 
 It also reports peak RSS, ADD/DEL with 10,000 stored attachments and a GC over them, and where
 start-up time goes (-X importtime). Writes a JSON report. Run as root: ./build.sh bench
@@ -93,6 +95,9 @@ class Bench:
             ip("link", "set", f"{master}p", "up")
 
     def teardown(self) -> None:
+        if getattr(self, "daemon", None) is not None:
+            self.daemon.terminate()
+            self.daemon.wait(timeout=30)
         if self.api is not None:
             self.api.stop()
         for master in self.masters:
@@ -118,6 +123,29 @@ class Bench:
         return {"cniVersion": "1.0.0", "name": f"bench-multus{self.tag}", "type": "multus",
                 "cniDir": cni_dir or os.path.join(self.scratch, "state"), "concurrentDelegates": concurrent,
                 "delegates": self.delegates(count)}
+
+    def start_daemon(self) -> None:
+        """`multus daemon` with a kubeconfig for the fake, and the file installed as multus-shim."""
+        bin_dir = os.path.join(self.scratch, "bin")
+        os.makedirs(bin_dir, exist_ok=True)
+        self.shim = os.path.join(bin_dir, "multus-shim")
+        shutil.copy(self.binary, self.shim)
+        self.socket_dir = os.path.join(self.scratch, "sock")
+        config = os.path.join(self.scratch, "daemon-config.json")
+        with open(config, "w") as f:
+            json.dump({"socketDir": self.socket_dir, "kubeconfig": self.k8s_conf["kubeconfig"],
+                       "logToStderr": False}, f)
+        self.daemon = subprocess.Popen([self.binary, "daemon", "--config", config], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, env=dict(os.environ, MULTUS_NODE_NAME="benchnode"))
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.path.join(self.socket_dir, "multus.sock")):
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("multus daemon did not start")
+            time.sleep(0.05)
+        time.sleep(1)  # caches synced (the shim falls back to in-process work until then)
+
+    def shim_conf(self, conf: dict) -> dict:
+        return dict(conf, type="multus-shim", daemonSocketDir=self.socket_dir, daemonFallback=False)
 
     def start_api(self) -> None:
         """The fake API server (TLS, bearer token) with a pod per cycle added on demand and one NAD."""
@@ -155,16 +183,19 @@ class Bench:
         out = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True, text=True).stdout
         return sorted(line.split(":")[1].strip().split("@")[0] for line in out.splitlines())
 
-    def multus_cycle(self, label: str, conf: dict, count: int, k8s: bool = False) -> None:
+    def multus_cycle(self, label: str, conf: dict, count: int, k8s: bool = False, shim: bool = False) -> None:
         netns, cid = self.fresh()
+        program = self.shim if shim else self.binary
         try:
             if k8s:
                 from tests.fakeapi import pod
 
-                self.api.create(pod(cid, annotations={NETWORKS: "bench-nad"}))
+                self.api.create(pod(cid, annotations={NETWORKS: "bench-nad"}, node="benchnode"))
+                if shim:
+                    time.sleep(0.05)  # the watch delivers the new pod (else the daemon fetches it once)
                 mark = self.api.mark()
-            stdin = json.dumps(conf).encode()
-            add, _ = timed([self.binary], stdin, self.env("ADD", netns, cid))
+            stdin = json.dumps(self.shim_conf(conf) if shim else conf).encode()
+            add, _ = timed([program], stdin, self.env("ADD", netns, cid))
             if k8s:
                 made = self.api.requests(mark)
                 self.api_calls.setdefault(f"{label}/add", []).append(
@@ -174,9 +205,11 @@ class Bench:
                 mark = self.api.mark()
             expected = ["eth0", "lo"] + [f"net{i}" for i in range(1, count)]
             assert self.links(netns) == sorted(expected), self.links(netns)
-            delete, _ = timed([self.binary], stdin, self.env("DEL", netns, cid))
+            delete, _ = timed([program], stdin, self.env("DEL", netns, cid))
             if k8s:
-                self.api_calls.setdefault(f"{label}/del", []).append(len(self.api.requests(mark)))
+                # Events are excepted (the daemon sends them in the background, so they may land during DEL).
+                self.api_calls.setdefault(f"{label}/del", []).append(
+                    sum(1 for r in self.api.requests(mark) if "/events" not in r["path"]))
                 self.api.delete("Pod", cid)
             assert self.links(netns) == ["lo"]
             self.record(f"{label}/add", add)
@@ -223,6 +256,9 @@ class Bench:
             lambda: self.direct_cycle("direct-8", self.delegates(8)),
             lambda: self.multus_cycle("k8s-1", self.k8s_conf, 2, k8s=True),
             lambda: self.direct_cycle("direct-2", [self.bridge_conf(), dict(self.macvlan_conf(0), name="bench-nad")]),
+            lambda: self.multus_cycle("daemon-static-1", self.multus_conf(1), 1, shim=True),
+            lambda: self.multus_cycle("daemon-static-3", self.multus_conf(3), 3, shim=True),
+            lambda: self.multus_cycle("daemon-k8s-1", self.k8s_conf, 2, k8s=True, shim=True),
         ]
 
     # --- stored attachments ---------------------------------------------------------------------
@@ -249,6 +285,20 @@ class Bench:
         return timed([self.binary], json.dumps(conf).encode(), env)[0]
 
 
+def daemon_rss_with(bench: Bench, pods: int, nads: int) -> int:
+    """The daemon's resident memory (KiB) once its caches hold `pods` pods of its node and `nads` NADs."""
+    from tests.fakeapi import nad, pod
+
+    for i in range(nads):
+        bench.api.create(nad(f"rss-nad-{i}", namespace=f"ns{i % 20}", config=bench.macvlan_conf(0)))
+    for i in range(pods):
+        bench.api.create(pod(f"rss-pod-{i}", namespace=f"ns{i % 20}", node="benchnode",
+                             annotations={NETWORKS: f"rss-nad-{i % nads}"}))
+    time.sleep(3)  # the watch delivers them
+    with open(f"/proc/{bench.daemon.pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def imports_profile(bench: Bench, command: str, conf: dict) -> list[tuple[str, int]]:
     """Cumulative import time (µs) of the heaviest top-level imports of one run (DEL: a full request path)."""
     env = bench.env(command, "gone", "profile")
@@ -265,10 +315,11 @@ def imports_profile(bench: Bench, command: str, conf: dict) -> list[tuple[str, i
 
 
 SCENARIOS = {"static-1": "direct-1", "static-3": "direct-3", "static-8": "direct-8", "static-8c": "direct-8",
-             "k8s-1": "direct-2"}
+             "k8s-1": "direct-2", "daemon-static-1": "direct-1", "daemon-static-3": "direct-3",
+             "daemon-k8s-1": "direct-2"}
 
 
-def summarize(bench: Bench, cycles: int, stored: dict) -> dict:
+def summarize(bench: Bench, cycles: int, stored: dict, daemon_rss: int) -> dict:
     s = bench.samples
 
     def stat(key: str) -> dict:
@@ -291,6 +342,7 @@ def summarize(bench: Bench, cycles: int, stored: dict) -> dict:
     report["version"] = {"multus": version, "bridge": stat("version/bridge"),
                          "x_python": round(version["median"] / python, 2)}
     report["stored"] = stored
+    report["daemon_rss_kib"] = daemon_rss
     sc = report["scenarios"]
     report["k8s_add_above_static_ms"] = round(sc["k8s-1"]["add"]["overhead_ms"] - sc["static-1"]["add"]["overhead_ms"], 1)
     report["targets"] = {
@@ -301,6 +353,11 @@ def summarize(bench: Bench, cycles: int, stored: dict) -> dict:
         "k8s ADD <= static ADD + 30 ms": report["k8s_add_above_static_ms"] <= 30,
         "k8s API requests per ADD <= 3 (events excepted)": sc["k8s-1"]["api_requests"]["add"] <= 3,
         "k8s API requests per DEL == 0": sc["k8s-1"]["api_requests"]["del"] == 0,
+        "daemon ADD overhead <= 1.5x python (static and k8s)":
+            all(sc[n]["add"]["overhead_x_python"] <= 1.5 for n in ("daemon-static-1", "daemon-k8s-1")),
+        "daemon API requests per ADD <= 1, per DEL == 0":
+            sc["daemon-k8s-1"]["api_requests"]["add"] <= 1 and sc["daemon-k8s-1"]["api_requests"]["del"] == 0,
+        "daemon RSS < 60 MiB with 1,000 pods and 200 NADs": report.get("daemon_rss_kib", 0) < 60 * 1024,
         "flat with 10,000 stored": stored["add_10000"] <= stored["add_empty"] * 1.25 + 5,
     }
     return report
@@ -324,7 +381,8 @@ def print_report(report: dict) -> None:
     print(f"\nVERSION: multus {v['multus']['median']} ms ({v['x_python']}x python), bridge {v['bridge']['median']} ms")
     print(f"Kubernetes-mode ADD overhead above static mode: {report['k8s_add_above_static_ms']:+} ms")
     print(f"peak RSS: VERSION {report['rss_kib']['version']} KiB, 8-delegate ADD {report['rss_kib']['add8']} KiB, "
-          f"Kubernetes-mode ADD {report['rss_kib']['k8s']} KiB")
+          f"Kubernetes-mode ADD {report['rss_kib']['k8s']} KiB; daemon with 1,000 pods and 200 NADs cached "
+          f"{report['daemon_rss_kib']} KiB")
     st = report["stored"]
     print(f"10,000 stored attachments: 1-delegate ADD {st['add_empty']} → {st['add_10000']} ms, "
           f"DEL {st['del_empty']} → {st['del_10000']} ms, GC of 10,000 {st['gc_10000']} ms")
@@ -351,6 +409,7 @@ def main() -> int:
     bench.setup()
     try:
         bench.start_api()
+        bench.start_daemon()
         steps = bench.steps()
         for _ in range(2):  # warm-up: page cache, first extraction
             bench.start_round()
@@ -383,7 +442,7 @@ def main() -> int:
         med = {k: round(statistics.median(v), 1) for k, v in bench.samples.items()}
         stored = {"add_empty": med["stored0/add"], "add_10000": med["stored10k/add"], "del_empty": med["stored0/del"],
                   "del_10000": med["stored10k/del"], "gc_10000": round(bench.gc_time(big, 10000), 1)}
-        report = summarize(bench, args.cycles, stored)
+        report = summarize(bench, args.cycles, stored, daemon_rss_with(bench, 1000, 200))
         report["rss_kib"] = rss
         report["imports"] = {"VERSION": imports_profile(bench, "VERSION", bench.multus_conf(1)),
                              "DEL": imports_profile(bench, "DEL", bench.multus_conf(1))}

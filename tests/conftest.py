@@ -246,3 +246,22 @@ def pod_env(netns, name="p1", namespace="default", uid="", cid=""):
         args += f";K8S_POD_UID={uid}"
     return {"CNI_CONTAINERID": cid or f"c-{netns}", "CNI_NETNS": f"/var/run/netns/{netns}", "CNI_IFNAME": "eth0",
             "CNI_ARGS": args}
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """Start `multus daemon` processes (stopped at teardown): daemon(**daemon_config_keys)."""
+    from tests.daemonproc import DaemonProcess
+
+    started = []
+
+    def start(wait_ready: bool = True, **config):
+        proc = DaemonProcess(tmp_path / f"daemon{len(started)}", **config)
+        started.append(proc)
+        return proc.start(wait_ready)
+
+    yield start
+    for proc in started:
+        import signal
+
+        proc.stop(signal.SIGKILL)

@@ -13,11 +13,15 @@ def test_benchmark_harness_produces_a_full_report(tmp_path):
                           "--cycles", "1", "--report", str(report)], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     data = json.loads(report.read_text())
-    assert sorted(data["scenarios"]) == ["k8s-1", "static-1", "static-3", "static-8", "static-8c"]
+    assert sorted(data["scenarios"]) == ["daemon-k8s-1", "daemon-static-1", "daemon-static-3", "k8s-1", "static-1",
+                                         "static-3", "static-8", "static-8c"]
     for row in data["scenarios"].values():
         for cmd in ("add", "del"):
             assert {"multus", "direct", "overhead_ms", "overhead_x_python"} <= set(row[cmd])
     assert data["scenarios"]["k8s-1"]["api_requests"] == {"add": 3, "events": 2, "del": 0}
+    assert data["scenarios"]["daemon-k8s-1"]["api_requests"]["add"] == 1
+    assert data["scenarios"]["daemon-k8s-1"]["api_requests"]["del"] == 0
+    assert data["daemon_rss_kib"] > 0
     assert data["python_sSE_pass_ms"] > 0 and data["version"]["x_python"] > 0
     assert data["rss_kib"]["add8"] > 0 and data["rss_kib"]["k8s"] > 0 and data["stored"]["gc_10000"] > 0
     assert "| k8s-1 |" in out.stdout and "targets:" in out.stdout

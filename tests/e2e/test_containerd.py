@@ -93,3 +93,24 @@ def test_a_pod_without_any_api_access_uses_containerds_annotations(containerd, n
     assert set(links(netns)) == {"lo", "eth0", "net1"}
     containerd.stop_and_remove(sandbox)
     assert_nothing_left(node, netns)
+
+
+def test_thick_mode_under_containerd_the_shim_hands_pods_to_the_daemon(containerd, node, fake_api, daemon, tmp_path):
+    api = fake_api(pod("api-pod", namespace="apps", uid="uid-t", annotations={NETWORKS: "mv"}),
+                   nad("mv", namespace="apps", config=node.macvlan()))
+    proc = daemon(kubeconfig=str(api.kubeconfig()), cniDir=str(node.state), binDir=str(containerd.bin))
+    shutil.copy(BINARY, containerd.bin / "multus-shim")
+    plugin = {"type": "multus-shim", "daemonSocketDir": str(proc.socket_dir), "clusterNetwork": str(node.cluster_file),
+              "kubeconfig": str(api.kubeconfig()), "cniDir": str(node.state), "binDir": str(containerd.bin)}
+    (containerd.netd / "00-multus.conflist").write_text(json.dumps(
+        {"cniVersion": "1.0.0", "name": "multus-cni-network", "plugins": [plugin]}))
+    mark = api.mark()
+    sandbox = containerd.run_pod("api-pod", "apps", "uid-t", {NETWORKS: "mv"})
+    netns = containerd.netns_of(sandbox)
+    assert set(links(netns)) == {"lo", "eth0", "net1"}
+    assert [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in api.requests(mark) if "/events" not in r["path"]] == [
+        ("PUT", "status")], "the daemon answered from its caches: one API request"
+    assert [s["interface"] for s in api.network_status("api-pod", "apps")] == ["eth0", "net1"]
+    assert "ADD" in proc.log.read_text()
+    containerd.stop_and_remove(sandbox)
+    assert_nothing_left(node, netns)

@@ -39,25 +39,6 @@ def _current_build():
 
 
 @pytest.fixture
-def daemon(tmp_path):
-    """Start `multus daemon` processes (stopped at teardown): daemon(**daemon_config_keys)."""
-    from tests.daemonproc import DaemonProcess
-
-    started = []
-
-    def start(wait_ready: bool = True, **config):
-        proc = DaemonProcess(tmp_path / f"daemon{len(started)}", **config)
-        started.append(proc)
-        return proc.start(wait_ready)
-
-    yield start
-    for proc in started:
-        import signal
-
-        proc.stop(signal.SIGKILL)
-
-
-@pytest.fixture
 def cluster(networks, fake_api, tmp_path, veth):
     """A Kubernetes node: the bridge cluster network in a file, a kubeconfig for the fake API server."""
 
