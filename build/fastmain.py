@@ -1,17 +1,23 @@
 """Post-process a shiv archive so that each start goes straight to the unpacked dependencies.
 
-shiv's own `__main__` imports its bootstrap from the zip on every run (compiled from source
-each time: the interpreter keeps no bytecode for zip imports) along with zipfile, hashlib,
-shutil and compileall. Once the archive has been unpacked, none of that is needed. The new
-`__main__.py` computes shiv's cache path itself and imports the entry point from there; only when
-the path is missing (first run) does it fall back to shiv's extraction code.
+Two layers. The interpreter line becomes `#!python -sSEc <one line>`: the kernel hands Python that
+line as a `-c` program, which imports the entry point from the unpacked copy (reached through a
+short link, `<root>/b-<hash of the build id>`) without treating the file as a zipapp at all, so
+none of runpy, importlib.util, contextlib or zipimport is loaded (~13 ms on the reference VM).
+When that link is missing (first run, or a user who cannot use the baked-in root), the one line
+re-executes the file as the zipapp it also is; an unpacked copy under the baked root is used even
+when $SHIV_ROOT points elsewhere (it is the same build). There, the rewritten `__main__.py` computes shiv's cache path
+itself (shiv's own `__main__` would import its bootstrap, compiled from source on every run, with
+zipfile, hashlib, shutil and compileall), unpacks on the first run with shiv's code, and creates
+the short link for the next start.
 
-It also picks a cache root that works for any user: $SHIV_ROOT, else the root baked in at build
-time when usable, else a private per-user directory under the temp dir.
+The cache root works for any user: $SHIV_ROOT, else the root baked in at build time when usable,
+else a private per-user directory under the temp dir.
 
 Usage: fastmain.py ARCHIVE
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -23,6 +29,7 @@ import sys
 
 BUILD_ID = {build_id!r}
 BAKED_ROOT = {root!r}
+FAST_LINK = {link!r}
 ENTRY_MODULE, ENTRY_FUNC = {module!r}, {func!r}
 
 
@@ -65,11 +72,27 @@ def _extract(archive, site_packages):
                               bool(os.environ.get("SHIV_FORCE_EXTRACT")))
 
 
+def _link(site_packages):
+    """The short path the interpreter line looks for; only for the baked root (root's cache)."""
+    if os.path.dirname(os.path.dirname(site_packages)) != BAKED_ROOT or os.path.lexists(FAST_LINK):
+        return
+    tmp = "%s.%d" % (FAST_LINK, os.getpid())
+    try:
+        os.symlink(os.path.relpath(site_packages, BAKED_ROOT), tmp)
+        os.rename(tmp, FAST_LINK)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
 def _main():
     archive = sys.argv[0]
     site_packages = _site_packages(archive)
     if not os.path.isdir(site_packages) or os.environ.get("SHIV_FORCE_EXTRACT"):
         _extract(archive, site_packages)
+    _link(site_packages)
     sys.path.insert(0, site_packages)
     module = __import__(ENTRY_MODULE, fromlist=[ENTRY_FUNC])
     sys.exit(getattr(module, ENTRY_FUNC)())
@@ -77,6 +100,13 @@ def _main():
 
 _main()
 '''
+
+
+FAST_LINE = ("#!{python} {flags}cimport sys,os;a=sys.argv;d={link!r};"
+             "os.path.isdir(d)or os.execv(sys.executable,[sys.executable,{flags!r}]+a[1:]);"
+             "sys.path[0]=d;sys.argv=a[1:];import {module} as m;sys.exit(m.{func}())\n")
+# The kernel reads at most this much of the interpreter line (BINPRM_BUF_SIZE, Linux >= 5.1).
+MAX_LINE = 255
 
 
 def rewrite(path: str) -> None:
@@ -87,10 +117,17 @@ def rewrite(path: str) -> None:
         with open(path, "rb") as f:
             shebang = f.readline()
     module, _, func = env["entry_point"].partition(":")
-    source = TEMPLATE.format(build_id=env["build_id"], root=env["root"], module=module, func=func)
+    link = os.path.join(env["root"], "b-" + hashlib.sha256(env["build_id"].encode()).hexdigest()[:12])
+    python, _, flags = shebang[2:].decode().strip().partition(" ")
+    fast = FAST_LINE.format(python=python, flags=flags or "-", link=link, module=module, func=func).encode()
+    if len(fast) > MAX_LINE:
+        sys.stderr.write(f"fastmain: interpreter line would be {len(fast)} bytes (> {MAX_LINE}): keeping the zipapp "
+                         f"start only\n")
+        fast = shebang
+    source = TEMPLATE.format(build_id=env["build_id"], root=env["root"], link=link, module=module, func=func)
     tmp = path + ".fast"
     with open(tmp, "wb") as f:
-        f.write(shebang)
+        f.write(fast)
     with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as out:
         for info, data in members:
             out.writestr(info, data)

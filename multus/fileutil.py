@@ -1,13 +1,11 @@
-"""Crash-safe files shared by Multus and its helpers: atomic replace, temp-file sweeping, locks."""
+"""Crash-safe files shared by Multus and its helpers: atomic replace, temp-file sweeping, locks.
+
+No contextlib here (~7 ms to import on every exec): plain try/except and a small lock class.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-
-TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 TEMP_MARKER = ".tmp"
 
@@ -19,8 +17,10 @@ def makedirs_private(path: str) -> None:
         missing.append(path)
         path = os.path.dirname(path)
     for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
 
 
 def temp_name(path: str) -> str:
@@ -54,8 +54,10 @@ def write_atomic(path: str, payload: bytes, sync_dir: bool = True) -> None:
             os.close(fd)
         os.rename(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
     if not sync_dir:
         return
@@ -92,15 +94,26 @@ def sweep_temp_files(directory: str, prefix: str = "", older_than: float | None 
     return removed
 
 
-@contextlib.contextmanager
-def locked(path: str) -> Iterator[int]:
+class locked:  # noqa: N801 - used like a function: `with locked(path):`
     """An exclusive flock on `path` (created 0600, directory 0700), released on exit."""
-    import fcntl
 
-    makedirs_private(os.path.dirname(path))
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield fd
-    finally:
-        os.close(fd)
+    __slots__ = ("path", "fd")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> int:
+        import fcntl
+
+        makedirs_private(os.path.dirname(self.path))
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        return self.fd
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)

@@ -4,9 +4,9 @@ lexical order; a file is a conflist when it has `plugins`, else a single plugin 
 
 from __future__ import annotations
 
-import json
 import os
 
+from multus import jsonlite
 from multus.cni.errors import INVALID_CONFIG, CniError
 
 EXTENSIONS = (".conf", ".conflist", ".json")
@@ -24,7 +24,7 @@ def conf_files(directory: str) -> list[str]:
 def load_file(path: str) -> dict:
     try:
         with open(path, "rb") as f:
-            conf = json.loads(f.read())
+            conf = jsonlite.loads(f.read())
     except OSError as exc:
         raise CniError(INVALID_CONFIG, f"cannot read network config {path}: {exc.strerror}") from None
     except ValueError as exc:

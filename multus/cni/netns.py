@@ -1,7 +1,7 @@
 """Network namespace checks and work inside a pod's namespace, without pyroute2.
 
-Work inside a namespace runs in a fresh OS thread that enters it with setns(2) (ctypes:
-Python 3.11 has no os.setns) and then simply ends: the calling thread never leaves its own
+Work inside a namespace runs in a fresh OS thread that enters it with setns(2) (through
+_ctypes: Python 3.11 has no os.setns) and then simply ends: the calling thread never leaves its own
 namespace, so no failure can leave it (or a daemon serving other pods) in the pod's network.
 """
 
@@ -42,12 +42,26 @@ def require(path: str) -> None:
         raise CniError(INVALID_NETNS, f"{path!r} is not a network namespace")
 
 
+def _setns():  # type: ignore[no-untyped-def]
+    """libc's setns(2) through the C layer of ctypes: `ctypes` itself costs ~4 ms more to import."""
+    import _ctypes
+
+    class c_int(_ctypes._SimpleCData):  # noqa: N801 - ctypes' own name for it
+        _type_ = "i"
+
+    class Function(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+        _restype_ = c_int
+        _argtypes_ = (c_int, c_int)
+
+    return Function(_ctypes.dlsym(_ctypes.dlopen(None), "setns")), _ctypes.get_errno
+
+
 def run_inside(path: str, work: Callable[[], T]) -> T:
     """`work()` in the network namespace at `path`, on a thread of its own that ends there."""
     import _thread
-    import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
+    setns, get_errno = _setns()
     target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     done = _thread.allocate_lock()
     done.acquire()
@@ -55,8 +69,8 @@ def run_inside(path: str, work: Callable[[], T]) -> T:
 
     def thread() -> None:
         try:
-            if libc.setns(target, CLONE_NEWNET) != 0:
-                raise CniError(INVALID_NETNS, f"cannot enter {path!r}: {os.strerror(ctypes.get_errno())}")
+            if setns(target, CLONE_NEWNET) != 0:
+                raise CniError(INVALID_NETNS, f"cannot enter {path!r}: {os.strerror(get_errno())}")
             outcome.append((True, work()))
         except BaseException as exc:  # handed to the caller, who raises it
             outcome.append((False, exc))

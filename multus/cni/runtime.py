@@ -10,8 +10,7 @@ list for DEL.
 
 from __future__ import annotations
 
-import json
-
+from multus import jsonlite
 from multus.cni import invoke
 from multus.cni import version as ver
 from multus.cni.errors import CniError
@@ -107,7 +106,7 @@ class Network:
             conf["prevResult"] = prev_result
         if extra:
             conf.update(extra)
-        return json.dumps(conf, sort_keys=True, separators=(",", ":")).encode()
+        return jsonlite.dumps(conf, sort_keys=True).encode()
 
     def _run(self, cni: CNIConfig, plugin: dict, command: str, rt: RuntimeConf, prev: dict | None,
              observer: ExecObserver | None, extra: dict | None = None) -> bytes:

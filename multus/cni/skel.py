@@ -40,12 +40,12 @@ def read_stdin(stream: BinaryIO) -> bytes:
 
 
 def decode_config(stdin: bytes) -> dict:
-    import json
+    from multus import jsonlite
 
     if len(stdin) > MAX_CONFIG_BYTES:
         raise CniError(INVALID_CONFIG, f"network config is larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        conf = json.loads(stdin)
+        conf = jsonlite.loads(stdin)
     except RecursionError:
         raise CniError(DECODE, "error decoding network config: nested too deeply") from None
     except ValueError as exc:
@@ -58,9 +58,9 @@ def decode_config(stdin: bytes) -> dict:
 
 
 def write(stdout: BinaryIO, document: dict) -> None:
-    import json
+    from multus import jsonlite
 
-    stdout.write(json.dumps(document, indent=4).encode() + b"\n")
+    stdout.write(jsonlite.dumps_indented(document).encode() + b"\n")
     stdout.flush()
 
 

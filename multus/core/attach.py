@@ -8,14 +8,12 @@ how plugins run comes from the CNIConfig; this module only runs, records and und
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from multus.cni import netns
 from multus.cni import result as cniresult
 from multus.cni.errors import INTERNAL, IO_FAILURE, UNKNOWN_CONTAINER, CniError
 from multus.cni.runtime import CNIConfig
-from multus.core import defaultroute
 from multus.core.log import redact
 from multus.core.resolve import place
 from multus.core.state import CacheEntry, CorruptState, StateStore
@@ -142,8 +140,10 @@ class Attacher:
                 if isinstance(exc, Exception):
                     raise internal_error(exc) from exc
                 raise
-            with contextlib.suppress(OSError):
+            try:
                 self.store.forget_processes(cid, ifname)
+            except OSError:
+                pass
         master = delegates[0]
         assert master.result is not None
         return cniresult.convert(master.result, cniresult.version_of(master.result, master.network.cni_version),
@@ -171,8 +171,11 @@ class Attacher:
             self._copy_device_info(delegate)
             delegate.result = delegate.network.add(self.cni, delegate.runtime(self.cmd.container_id, self.cmd.netns),
                                                    self)
-            if defaultroute.applies(delegate):
-                defaultroute.apply(delegate, self.cmd.netns)
+            if delegate.filter_families:
+                from multus.core import defaultroute
+
+                if defaultroute.applies(delegate):
+                    defaultroute.apply(delegate, self.cmd.netns)
         except CniError as exc:
             return _Failed(delegate, exc)
         except Exception as exc:
@@ -224,8 +227,10 @@ class Attacher:
         delegate.network.delete(self.cni, delegate.runtime(self.cmd.container_id, self.cmd.netns), delegate.result,
                                 self)
         if delegate.devinfo:
-            with contextlib.suppress(OSError):
+            try:
                 os.unlink(delegate.devinfo)
+            except OSError:
+                pass
 
     # --- DEL --------------------------------------------------------------------------------
     def delete(self, fallback: Callable[[], list[Delegate]]) -> None:

@@ -12,7 +12,6 @@ import sys
 from multus.cni import skel
 from multus.cni.errors import CniError
 from multus.core import netconf as netconf_mod
-from multus.core import readiness
 from multus.core.attach import Attacher, cni_config
 from multus.core.log import Logger
 from multus.core.session import Session
@@ -68,7 +67,7 @@ class MultusPlugin:
     def add(self, cmd: CmdArgs, raw: dict) -> dict:
         session, attacher = self._start(cmd, raw)
         try:
-            readiness.wait_for(session.netconf.readiness_file, session.netconf.readiness_timeout)
+            wait_for_readiness(session.netconf)
             delegates = session.for_add()
             result = attacher.add(delegates)
             try:
@@ -99,7 +98,7 @@ class MultusPlugin:
 
         session, attacher = self._start(cmd, raw)
         try:
-            readiness.wait_for(session.netconf.readiness_file, session.netconf.readiness_timeout)
+            wait_for_readiness(session.netconf)
             housekeeping.status(attacher, session.cluster_network)
         finally:
             session.close()
@@ -109,7 +108,7 @@ class MultusPlugin:
 
         session, attacher = self._start(cmd, raw)
         try:
-            readiness.wait_for(session.netconf.readiness_file, session.netconf.readiness_timeout)
+            wait_for_readiness(session.netconf)
             housekeeping.gc(attacher, session.cluster_network)
         finally:
             session.close()
@@ -122,6 +121,13 @@ class MultusPlugin:
 
     def handlers(self) -> dict:
         return {"ADD": self.add, "DEL": self.delete, "CHECK": self.check, "STATUS": self.status, "GC": self.gc}
+
+
+def wait_for_readiness(netconf: NetConf) -> None:
+    if netconf.readiness_file:
+        from multus.core import readiness
+
+        readiness.wait_for(netconf.readiness_file, netconf.readiness_timeout)
 
 
 def run(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO | None = None,

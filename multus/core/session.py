@@ -180,8 +180,7 @@ class Session:
             if self.pod is not None:
                 self.log.verbose(f"pod {self.pod.key}: no API access, network-status not written")
             return
-        import json
-
+        from multus import jsonlite
         from multus.k8s import netstatus
 
         entries = []
@@ -189,7 +188,7 @@ class Session:
             entries += netstatus.entries(d.name, d.ifname, d.result, d.network.cni_version, d.master,
                                          _device_info(d.devinfo))
         if entries:
-            kube.write_status(pod, json.dumps(entries, indent=4), STATUS_ANNOTATION)
+            kube.write_status(pod, jsonlite.dumps_indented(entries), STATUS_ANNOTATION)
         for d in delegates:
             if d.result:
                 kube.event(pod, "AddedInterface", netstatus.event_message(d.ifname, d.result, d.network.cni_version,
@@ -199,11 +198,11 @@ class Session:
 def _device_info(path: str) -> dict | None:
     if not path:
         return None
-    import json
+    from multus import jsonlite
 
     try:
         with open(path, "rb") as f:
-            info = json.loads(f.read())
+            info = jsonlite.loads(f.read())
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None

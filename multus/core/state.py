@@ -9,19 +9,15 @@ Directories are 0700, files 0600, every write is temp + fsync + rename.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 
+from multus import jsonlite
 from multus.cni.errors import IO_FAILURE, CniError
 from multus.core.delegate import Delegate
 from multus.fileutil import makedirs_private, sweep_temp_files, write_atomic
 
-TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 KIND = "multusAttachmentV1"
+SIGKILL = 9  # `signal` costs ~6 ms to import (enum); the number is fixed on Linux
 
 
 class CorruptState(Exception):
@@ -83,32 +79,14 @@ class StateStore:
     def path(self, container_id: str, ifname: str) -> str:
         return os.path.join(self._container_dir(container_id), f"{ifname}.json")
 
-    @contextlib.contextmanager
-    def lock(self, container_id: str, required: bool = True) -> Iterator[bool]:
-        """Hold the container's lock; the lock file goes away with the container's last state.
+    def lock(self, container_id: str, required: bool = True) -> ContainerLock:
+        """Hold the container's lock (`with store.lock(cid) as held:`); the lock file goes away with
+        the container's last state.
 
         With `required=False` (DEL) a lock that cannot be taken (read-only or full disk) is not
-        an error: the body runs without it and is told so (False).
+        an error: the body runs without it and is told so (`held` is False).
         """
-        path = os.path.join(self.root, "locks", container_id)
-        try:
-            makedirs_private(os.path.dirname(path))
-            fd = self._acquire(path)
-        except OSError as exc:
-            if not required:
-                yield False
-                return
-            raise CniError(IO_FAILURE, f"cannot lock state {path}: {exc.strerror}") from None
-        try:
-            yield True
-        finally:
-            try:
-                if not self.ifnames(container_id):
-                    os.unlink(path)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
+        return ContainerLock(self, container_id, required)
 
     @staticmethod
     def _acquire(path: str) -> int:
@@ -141,7 +119,7 @@ class StateStore:
         except FileNotFoundError:
             return None
         try:
-            return CacheEntry.from_json(json.loads(data))
+            return CacheEntry.from_json(jsonlite.loads(data))
         except (ValueError, RecursionError) as exc:
             raise CorruptState(f"{self.path(container_id, ifname)}: {exc}") from None
 
@@ -150,17 +128,21 @@ class StateStore:
         only loses results (DEL then runs without prevResult); the directory fsync is skipped."""
         directory = self._container_dir(entry.container_id)
         makedirs_private(directory)
-        payload = json.dumps(entry.to_json(), separators=(",", ":")).encode()
+        payload = jsonlite.dumps(entry.to_json()).encode()
         write_atomic(self.path(entry.container_id, entry.ifname), payload, sync_dir=not update)
 
     def remove(self, container_id: str, ifname: str) -> None:
         """Raises OSError when the disk refuses (read-only): the caller decides whether that matters."""
         self.forget_processes(container_id, ifname)
         self.sweep_temp_files(container_id, ifname)
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self.path(container_id, ifname))
-        with contextlib.suppress(OSError):
+        except FileNotFoundError:
+            pass
+        try:
             os.rmdir(self._container_dir(container_id))
+        except OSError:
+            pass
 
     def sweep_temp_files(self, container_id: str, ifname: str | None = None,
                          older_than: float | None = None) -> list[str]:
@@ -184,12 +166,13 @@ class StateStore:
             os.close(fd)
 
     def forget_processes(self, container_id: str, ifname: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self._processes_path(container_id, ifname))
+        except FileNotFoundError:
+            pass
 
     def stop_processes(self, container_id: str, ifname: str) -> list[int]:
         """SIGKILL the process groups of recorded delegates that are still running; return their pids."""
-        import signal
         import time
 
         try:
@@ -202,14 +185,18 @@ class StateStore:
             pid_text, _, started = line.partition(" ")
             if not pid_text.isdigit() or _start_time(int(pid_text)) != started:
                 continue
-            with contextlib.suppress(OSError):
-                os.killpg(int(pid_text), signal.SIGKILL)
-                stopped.append(int(pid_text))
+            try:
+                os.killpg(int(pid_text), SIGKILL)
+            except OSError:
+                continue
+            stopped.append(int(pid_text))
         deadline = time.monotonic() + 2
         while any(_start_time(pid) is not None for pid in stopped) and time.monotonic() < deadline:
             time.sleep(0.01)
-        with contextlib.suppress(OSError):
+        try:
             self.forget_processes(container_id, ifname)
+        except OSError:
+            pass
         return stopped
 
     def taken_ifnames(self, container_id: str, runtime_ifname: str) -> set[str]:
@@ -232,3 +219,37 @@ class StateStore:
             return sorted(os.listdir(os.path.join(self.root, "attachments")))
         except FileNotFoundError:
             return []
+
+
+class ContainerLock:
+    """The per-container flock, as a context manager without contextlib (~7 ms to import)."""
+
+    __slots__ = ("store", "container_id", "required", "path", "fd")
+
+    def __init__(self, store: StateStore, container_id: str, required: bool) -> None:
+        self.store = store
+        self.container_id = container_id
+        self.required = required
+        self.path = os.path.join(store.root, "locks", container_id)
+        self.fd = -1
+
+    def __enter__(self) -> bool:
+        try:
+            makedirs_private(os.path.dirname(self.path))
+            self.fd = self.store._acquire(self.path)
+        except OSError as exc:
+            if not self.required:
+                return False
+            raise CniError(IO_FAILURE, f"cannot lock state {self.path}: {exc.strerror}") from None
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd < 0:
+            return
+        try:
+            if not self.store.ifnames(self.container_id):
+                os.unlink(self.path)
+        except OSError:
+            pass
+        finally:
+            os.close(self.fd)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 
+from multus import jsonlite
 from multus.cni import invoke
 from multus.cni.errors import INVALID_CONFIG, IO_FAILURE, TRY_AGAIN_LATER, CniError
 from multus.fileutil import makedirs_private, write_atomic
@@ -121,7 +121,7 @@ def cmd_add(cmd: CmdArgs, conf: dict) -> dict:
     delegate = build_delegate(conf, env)
     saved = _saved_path(conf, cmd)
     makedirs_private(os.path.dirname(saved))
-    write_atomic(saved, json.dumps(delegate).encode())
+    write_atomic(saved, jsonlite.dumps(delegate).encode())
     kind = delegate["type"]
     return invoke.decode_result(kind, invoke.delegate(kind, delegate, cmd, "ADD"))
 
@@ -130,7 +130,7 @@ def _load_saved(conf: dict, cmd: CmdArgs) -> tuple[str, dict | None]:
     saved = _saved_path(conf, cmd)
     try:
         with open(saved, "rb") as f:
-            return saved, json.loads(f.read())
+            return saved, jsonlite.loads(f.read())
     except FileNotFoundError:
         return saved, None
     except ValueError as exc:

@@ -8,9 +8,9 @@ milliseconds: a loaded API server can take over a second to answer (docs/configu
 
 from __future__ import annotations
 
-import json
 import os
 
+from multus import jsonlite
 from multus.cni.errors import INVALID_CONFIG, TRY_AGAIN_LATER, CniError
 from multus.httpwire import Connection, WireError
 
@@ -106,7 +106,7 @@ class Client:
         return headers
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float | None = None) -> dict:
-        payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        payload = jsonlite.dumps(body).encode() if body is not None else None
         self.calls += 1
         try:
             response = self._exchange(method, path, payload, timeout)
@@ -115,7 +115,7 @@ class Client:
                                             f"({method} {path}): {exc}") from None
         if 200 <= response.status < 300:
             try:
-                return json.loads(response.body) if response.body else {}
+                return jsonlite.loads(response.body) if response.body else {}
             except ValueError:
                 raise CniError(TRY_AGAIN_LATER, f"Kubernetes API answered {method} {path} with a body that is "
                                                 f"not JSON") from None
@@ -150,7 +150,7 @@ def error_of(method: str, path: str, status: int, body: bytes) -> ApiError:
     """The API's Status body as a readable CNI error (reason and message), not a dump."""
     reason, message = "", ""
     try:
-        doc = json.loads(body)
+        doc = jsonlite.loads(body)
         if isinstance(doc, dict):
             reason, message = str(doc.get("reason", "")), str(doc.get("message", ""))
     except ValueError:

@@ -8,9 +8,9 @@ paths (`<dir>/dp/...` written by device plugins, `<dir>/cni/...` written for the
 
 from __future__ import annotations
 
-import json
 import os
 
+from multus import jsonlite
 from multus.cni.errors import INVALID_CONFIG, CniError
 
 
@@ -18,7 +18,7 @@ def allocated(checkpoint: str, pod_uid: str) -> dict[str, list[str]]:
     """Resource name → the pod's device IDs, sorted (each NAD of a resource takes the next one)."""
     try:
         with open(checkpoint, "rb") as f:
-            doc = json.loads(f.read())
+            doc = jsonlite.loads(f.read())
     except OSError as exc:
         raise CniError(INVALID_CONFIG, f"no device source on this node: cannot read the kubelet checkpoint "
                                        f"{checkpoint}: {exc.strerror}") from None

@@ -54,10 +54,10 @@ def _fail(source: str, msg: str) -> CniError:
 
 
 def _parse(text: str, source: str) -> dict:
-    import json
+    from multus import jsonlite
 
     try:
-        doc = json.loads(text)
+        doc = jsonlite.loads(text)
     except ValueError:
         try:
             import yaml

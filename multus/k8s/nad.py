@@ -7,8 +7,7 @@ device-plugin resource.
 
 from __future__ import annotations
 
-import json
-
+from multus import jsonlite
 from multus.cni import conffiles
 from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.k8s.annotations import RESOURCE_NAME
@@ -27,7 +26,7 @@ def config_of(nad: dict, conf_dir: str) -> dict:
     if not isinstance(text, str):
         raise CniError(INVALID_CONFIG, f"{where}: spec.config must be a string of JSON")
     try:
-        conf = json.loads(text)
+        conf = jsonlite.loads(text)
     except ValueError as exc:
         raise CniError(INVALID_CONFIG, f"{where}: spec.config is not JSON: {exc}") from None
     if not isinstance(conf, dict):

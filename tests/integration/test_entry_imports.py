@@ -1,10 +1,12 @@
 """The CNI hot path imports only what the request needs.
 
 A static-delegates request loads nothing of click, pyroute2, ssl, yaml or the Kubernetes
-client; a Kubernetes-mode request with a JSON kubeconfig loads ssl but not yaml, http.client
-or click.
+client, nor the standard modules measured as expensive at start-up (json with re and enum,
+contextlib, signal, ctypes, socket, threading: docs/performance.md); a Kubernetes-mode request
+with a JSON kubeconfig loads ssl but not yaml, http.client or click.
 """
 
+import ast
 import json
 import subprocess
 import sys
@@ -13,16 +15,17 @@ from tests.conftest import REPO
 from tests.fakeapi import nad, pod
 
 PROBE = """
-import io, json, os, sys
+import io, os, sys
 sys.path.insert(0, os.environ.pop('PROBE_REPO'))
 sys.stdin = io.TextIOWrapper(io.BytesIO(os.environ.pop('PROBE_STDIN').encode()))
 from multus import entry
 code = entry.main()
-print('\\nIMPORTS', json.dumps({'modules': sorted(sys.modules), 'code': code}))
+print('\\nIMPORTS', repr({'modules': sorted(sys.modules), 'code': code}))
 """
 NEVER = ("click", "pyroute2", "logging", "dataclasses", "typing", "subprocess", "http", "yaml", "multus.cli",
          "threading")
-STATIC_NEVER = NEVER + ("ssl", "socket", "multus.k8s", "multus.core.kube", "multus.httpwire")
+STATIC_NEVER = NEVER + ("ssl", "socket", "multus.k8s", "multus.core.kube", "multus.httpwire", "json", "re",
+                        "enum", "contextlib", "signal", "ctypes", "runpy", "importlib.util")
 
 
 def probe(command, conf, args=""):
@@ -32,7 +35,7 @@ def probe(command, conf, args=""):
            "CNI_ARGS": args}
     # -sS as in build/multus's shebang: the interpreter's own site hooks may import typing.
     out = subprocess.run([sys.executable, "-sS", "-c", PROBE], env=env, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.rsplit("IMPORTS", 1)[1])
+    return ast.literal_eval(out.rsplit("IMPORTS", 1)[1].strip())
 
 
 def loaded(modules, forbidden):
