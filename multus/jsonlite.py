@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import _json
 
+TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
+if TYPE_CHECKING:
+    from typing import Any
+
 _INF = float("inf")
 _CONSTANTS = {"-Infinity": -_INF, "Infinity": _INF, "NaN": _INF - _INF}
 _WHITESPACE = " \t\n\r"
@@ -27,10 +31,10 @@ class _ScanContext:
     memo: dict = {}
 
 
-_scan = _json.make_scanner(_ScanContext())
+_scan = _json.make_scanner(_ScanContext())  # type: ignore[arg-type]
 
 
-def loads(data: bytes | str) -> object:
+def loads(data: bytes | str) -> Any:
     text = data.decode("utf-8-sig" if data[:3] == b"\xef\xbb\xbf" else "utf-8") if isinstance(data, bytes) else data
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
