@@ -89,8 +89,9 @@ def forward(socket_path: str, body: bytes) -> tuple[int, bytes]:
 
     conn = Connection(unix_path=socket_path, timeout=CONNECT_TIMEOUT)
     try:
-        conn.sock = conn._connect()
-        conn.sock.settimeout(ANSWER_TIMEOUT)
+        sock = conn._connect()
+        sock.settimeout(ANSWER_TIMEOUT)
+        conn.sock = sock
         answer = conn.request("POST", "/cni", {"Content-Type": "application/json", "X-Multus-Raw-Result": "1"}, body)
         return answer.status, answer.body
     finally:

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from multus.core.log import Logger
     from multus.daemon.service import Daemon
 
 MAX_BODY = 8 << 20
@@ -34,13 +35,15 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
+        """Head and body in one write: a client that has read what it needs may close at once."""
         self.close_connection = True
+        reason = self.responses.get(status, ("",))[0]
+        head = (f"HTTP/1.1 {status} {reason}\r\nServer: {self.server_version}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        try:
+            self.wfile.write(head + body)
+        except (BrokenPipeError, ConnectionResetError):
+            return
 
     def _route(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -70,6 +73,14 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    log: Logger | None = None
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A broken connection is one log line, never a traceback on the daemon's stderr."""
+        import sys
+
+        if self.log is not None:
+            self.log.error(f"connection on the socket failed: {sys.exc_info()[1]!r}")
 
     def get_request(self):
         conn, _ = self.socket.accept()
@@ -95,6 +106,7 @@ def serve_socket(daemon: Daemon, path: str) -> _UnixServer:
         server = _UnixServer(path, handler)
     finally:
         os.umask(old)
+    server.log = daemon.log
     os.chmod(path, 0o600)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="socket",
                      daemon=True).start()
