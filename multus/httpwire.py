@@ -62,7 +62,9 @@ class TlsSocket:
 def tcp_connect(host: str, port: int, timeout: float) -> RawSocket:
     """socket.create_connection without the socket module; TCP_NODELAY set (no Nagle stall)."""
     error: OSError | None = None
-    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+    # An ASCII host as bytes: a str would go through the IDNA codec, whose import pulls in re (~7 ms).
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    for family, kind, proto, _, address in _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM):
         sock = RawSocket(family, kind | _socket.SOCK_CLOEXEC, proto)
         try:
             sock.settimeout(timeout)
