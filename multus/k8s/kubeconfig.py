@@ -59,18 +59,29 @@ def _parse(text: str, source: str) -> dict:
     try:
         doc = jsonlite.loads(text)
     except ValueError:
-        try:
-            import yaml
-        except ImportError:
-            raise _fail(source, "is not JSON, and PyYAML is not available to read YAML") from None
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        try:
-            doc = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-        except yaml.YAMLError as exc:
-            raise _fail(source, f"is neither JSON nor YAML: {exc}") from None
+        doc = _yaml(text, source)
     if not isinstance(doc, dict):
         raise _fail(source, "is not a mapping")
     return doc
+
+
+def _yaml(text: str, source: str) -> object:
+    """The kubeconfig subset without PyYAML when it fits (k8s.yamlite), else PyYAML, imported only now."""
+    from multus.k8s import yamlite
+
+    try:
+        return yamlite.loads(text)
+    except yamlite.Unsupported:
+        pass
+    try:
+        import yaml
+    except ImportError:
+        raise _fail(source, "is not JSON, and PyYAML is not available to read YAML") from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        raise _fail(source, f"is neither JSON nor YAML: {exc}") from None
 
 
 def _named(doc: dict, section: str, name: str, source: str) -> dict:

@@ -3,13 +3,15 @@
 A static-delegates request loads nothing of click, pyroute2, ssl, yaml or the Kubernetes
 client, nor the standard modules measured as expensive at start-up (json with re and enum,
 contextlib, signal, ctypes, socket, threading: docs/performance.md); a Kubernetes-mode request
-with a JSON kubeconfig speaks TLS through _ssl, without ssl, socket, yaml, http.client or click.
+speaks TLS through _ssl, without ssl, socket, yaml (PyYAML), http.client or click.
 """
 
 import ast
 import json
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import REPO
 from tests.fakeapi import nad, pod
@@ -51,10 +53,12 @@ def test_static_delegates_path_imports_no_heavy_modules(tmp_path):
     assert not list((tmp_path / "state" / "attachments").iterdir()), "ADD and DEL ran to completion"
 
 
-def test_kubernetes_path_with_a_json_kubeconfig_imports_no_yaml_and_no_http_client(tmp_path, fake_api):
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_kubernetes_path_imports_no_yaml_and_no_http_client(tmp_path, fake_api, fmt):
+    """JSON (what `multus install` writes) or YAML in the shape upstream's entrypoint writes: no PyYAML."""
     api = fake_api(pod("p"), nad("n2", config={"cniVersion": "1.0.0", "type": "noop"}))
     conf = {"cniVersion": "1.0.0", "name": "n", "type": "multus", "cniDir": str(tmp_path / "state"),
-            "kubeconfig": str(api.kubeconfig(fmt="json")), "delegates": [{"type": "noop"}]}
+            "kubeconfig": str(api.kubeconfig(fmt=fmt)), "delegates": [{"type": "noop"}]}
     seen = probe("ADD", conf, "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p")
     assert seen["code"] == 0
     assert loaded(seen["modules"], NEVER + ("ssl", "socket", "json", "re", "contextlib")) == []
