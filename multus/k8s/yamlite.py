@@ -62,7 +62,7 @@ def _simple_escapes(body: str) -> bool:
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
-    out = []
+    out: list[tuple[int, str]] = []
     for raw in text.splitlines():
         if "\t" in raw:
             raise Unsupported("tab")
