@@ -127,17 +127,36 @@ def _communicate(stdin: bytes, to_child: int, from_out: int, from_err: int,
 
 
 def _reap(pid: int, deadline: float | None) -> int | None:
-    """The exit code, or None if the plugin is still running at the deadline."""
+    """The exit code, or None if the plugin is still running at the deadline.
+
+    Waits on a pidfd (readable when the process exits) rather than polling with sleeps.
+    """
+    import select
     import time
 
-    while True:
-        done, status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        assert deadline is not None  # without one, waitpid above blocked until the plugin exited
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(0.001)
+    if deadline is None:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        pidfd = -1
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if pidfd >= 0:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                poller.poll(max(1, int(left * 1000)))
+            else:
+                time.sleep(min(0.001, left))
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
 
 
 def exec_plugin(argv: list[str], stdin: bytes, env: dict[str, str], timeout: float | None = None,
