@@ -11,6 +11,11 @@ and each scenario's ADD and DEL next to the same delegates invoked directly:
                          command from the fake's request log
   daemon-static-1/3      the same static configs through `multus-shim` and a running `multus daemon`
   daemon-k8s-1           k8s-1 through the shim and the daemon (its caches fed by list + watch)
+  compare-*              with --compare BIN: static-1, static-3 and k8s-1 run by another CNI multus
+                         executable (e.g. upstream's Go thin plugin), in the same rounds
+
+For where the time goes it prints the ADD's own phase split (the plugin's verbose timing line)
+against the wall time, and the heaviest imports of the file's real start (its interpreter line).
 
 It also reports peak RSS, ADD/DEL with 10,000 stored attachments and a GC over them, and where
 start-up time goes (-X importtime). Writes a JSON report. Run as root: ./build.sh bench
@@ -77,8 +82,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Bench:
-    def __init__(self, binary: str, scratch: str) -> None:
+    def __init__(self, binary: str, scratch: str, compare: str = "") -> None:
         self.binary = binary
+        self.compare = compare
         self.scratch = scratch
         self.tag = str(os.getpid() % 10000)
         self.masters = [f"bv{self.tag}m{i}" for i in range(7)]
@@ -183,9 +189,10 @@ class Bench:
         out = subprocess.run(["ip", "-n", netns, "-o", "link"], capture_output=True, text=True).stdout
         return sorted(line.split(":")[1].strip().split("@")[0] for line in out.splitlines())
 
-    def multus_cycle(self, label: str, conf: dict, count: int, k8s: bool = False, shim: bool = False) -> None:
+    def multus_cycle(self, label: str, conf: dict, count: int, k8s: bool = False, shim: bool = False,
+                     program: str = "") -> None:
         netns, cid = self.fresh()
-        program = self.shim if shim else self.binary
+        program = program or (self.shim if shim else self.binary)
         try:
             if k8s:
                 from tests.fakeapi import pod
@@ -243,6 +250,8 @@ class Bench:
         env = dict(os.environ, CNI_COMMAND="VERSION")
         self.record("python", timed([PYTHON, "-sSE", "-c", "pass"], b"", env)[0])
         self.record("version/multus", timed([self.binary], b"", env)[0])
+        if self.compare:
+            self.record("version/compare", timed([self.compare], b"", env)[0])
         self.record("version/bridge", timed([os.path.join(PLUGINS, "bridge")], b"", env)[0])
 
     def steps(self) -> list:
@@ -259,7 +268,11 @@ class Bench:
             lambda: self.multus_cycle("daemon-static-1", self.multus_conf(1), 1, shim=True),
             lambda: self.multus_cycle("daemon-static-3", self.multus_conf(3), 3, shim=True),
             lambda: self.multus_cycle("daemon-k8s-1", self.k8s_conf, 2, k8s=True, shim=True),
-        ]
+        ] + ([
+            lambda: self.multus_cycle("compare-static-1", self.multus_conf(1), 1, program=self.compare),
+            lambda: self.multus_cycle("compare-static-3", self.multus_conf(3), 3, program=self.compare),
+            lambda: self.multus_cycle("compare-k8s-1", self.k8s_conf, 2, k8s=True, program=self.compare),
+        ] if self.compare else [])
 
     # --- stored attachments ---------------------------------------------------------------------
     def populate(self, cni_dir: str, count: int) -> None:
@@ -299,12 +312,24 @@ def daemon_rss_with(bench: Bench, pods: int, nads: int) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
+def start_argv(binary: str) -> list[str]:
+    """How the kernel starts the file: its interpreter line (a `-c` program), without the file's arguments."""
+    with open(binary, "rb") as f:
+        line = f.readline().decode()[2:].rstrip("\n")
+    interpreter, _, flags = line.partition(" ")
+    if "c" in flags.lstrip("-"):
+        options, _, program = flags.partition("c")
+        return [interpreter, options, "-c", program]
+    return [interpreter, flags] if flags else [interpreter]
+
+
 def imports_profile(bench: Bench, command: str, conf: dict) -> list[tuple[str, int]]:
-    """Cumulative import time (µs) of the heaviest top-level imports of one run (DEL: a full request path)."""
+    """Cumulative import time (µs) of the heaviest top-level imports of one real start (DEL: a request path)."""
     env = bench.env(command, "gone", "profile")
     env["CNI_NETNS"] = ""
-    err = subprocess.run([PYTHON, "-sSE", "-X", "importtime", bench.binary], input=json.dumps(conf).encode(),
-                         capture_output=True, env=env).stderr.decode()
+    argv = start_argv(bench.binary)
+    argv = [argv[0], "-X", "importtime", *argv[1:], bench.binary]
+    err = subprocess.run(argv, input=json.dumps(conf).encode(), capture_output=True, env=env).stderr.decode()
     rows = []
     for line in err.splitlines():
         if line.startswith("import time:") and "|" in line and "cumulative" not in line:
@@ -314,9 +339,42 @@ def imports_profile(bench: Bench, command: str, conf: dict) -> list[tuple[str, i
     return sorted(rows, key=lambda r: -r[1])[:8]
 
 
+def phase_split(bench: Bench, conf: dict, count: int, k8s: bool, runs: int = 7) -> dict:
+    """The median of `runs` ADDs with the plugin's timing line: wall time against its phases."""
+    splits = [one_split(bench, conf, k8s) for _ in range(runs)]
+    return {key: round(statistics.median(s[key] for s in splits if key in s), 1) for key in splits[0]}
+
+
+def one_split(bench: Bench, conf: dict, k8s: bool) -> dict:
+    """One ADD with the plugin's timing line: wall time against resolve / attach / delegates / report."""
+    netns, cid = bench.fresh()
+    try:
+        if k8s:
+            from tests.fakeapi import pod
+
+            bench.api.create(pod(cid, annotations={NETWORKS: "bench-nad"}, node="benchnode"))
+        stdin = json.dumps(dict(conf, logLevel="verbose", logToStderr=True)).encode()
+        start = time.perf_counter()
+        proc = subprocess.run([bench.binary], input=stdin, capture_output=True, env=bench.env("ADD", netns, cid))
+        wall = (time.perf_counter() - start) * 1000
+        line = next((ln for ln in proc.stderr.decode().splitlines() if "ADD took" in ln), "")
+        timed([bench.binary], json.dumps(conf).encode(), bench.env("DEL", netns, cid))
+    finally:
+        ip("netns", "del", netns, check=False)
+    numbers = [float(tok) for tok in line.replace("(", " ").replace(")", " ").replace(",", " ").split()
+               if tok.replace(".", "", 1).isdigit()]
+    if len(numbers) < 5:
+        return {"wall": round(wall, 1)}
+    total, resolve, attach, delegates, report = numbers[:5]
+    return {"wall": round(wall, 1), "in_process": total, "resolve": resolve, "attach": attach,
+            "delegates": delegates, "state_lock_and_checks": round(attach - delegates, 1), "report": report,
+            "interpreter_and_imports": round(wall - total, 1)}
+
+
 SCENARIOS = {"static-1": "direct-1", "static-3": "direct-3", "static-8": "direct-8", "static-8c": "direct-8",
              "k8s-1": "direct-2", "daemon-static-1": "direct-1", "daemon-static-3": "direct-3",
-             "daemon-k8s-1": "direct-2"}
+             "daemon-k8s-1": "direct-2", "compare-static-1": "direct-1", "compare-static-3": "direct-3",
+             "compare-k8s-1": "direct-2"}
 
 
 def summarize(bench: Bench, cycles: int, stored: dict, daemon_rss: int) -> dict:
@@ -328,6 +386,8 @@ def summarize(bench: Bench, cycles: int, stored: dict, daemon_rss: int) -> dict:
     python = statistics.median(s["python"])
     report: dict = {"cycles": cycles, "python_sSE_pass_ms": round(python, 1), "scenarios": {}}
     for name, direct in SCENARIOS.items():
+        if f"{name}/add" not in s:
+            continue
         row: dict = {}
         for cmd in ("add", "del"):
             multus, base = stat(f"{name}/{cmd}"), stat(f"{direct}/{cmd}")
@@ -341,6 +401,9 @@ def summarize(bench: Bench, cycles: int, stored: dict, daemon_rss: int) -> dict:
     version = stat("version/multus")
     report["version"] = {"multus": version, "bridge": stat("version/bridge"),
                          "x_python": round(version["median"] / python, 2)}
+    if "version/compare" in s:
+        report["version"]["compare"] = stat("version/compare")
+        report["version"]["compare_x_python"] = round(report["version"]["compare"]["median"] / python, 2)
     report["stored"] = stored
     report["daemon_rss_kib"] = daemon_rss
     sc = report["scenarios"]
@@ -378,7 +441,11 @@ def print_report(report: dict) -> None:
               f"| {d['multus']['median']} ({d['multus']['p90']}) | {d['overhead_ms']:+} ({d['overhead_x_python']}x) "
               f"| {api} |")
     v = report["version"]
-    print(f"\nVERSION: multus {v['multus']['median']} ms ({v['x_python']}x python), bridge {v['bridge']['median']} ms")
+    print(f"\nVERSION: multus {v['multus']['median']} ms ({v['x_python']}x python), bridge {v['bridge']['median']} ms"
+          + (f", compared file {v['compare']['median']} ms ({v['compare_x_python']}x)" if "compare" in v else ""))
+    for name, split in report["phases"].items():
+        print(f"where a {name} ADD's {split['wall']} ms go: " + ", ".join(f"{k} {v}" for k, v in split.items()
+                                                                   if k != "wall"))
     print(f"Kubernetes-mode ADD overhead above static mode: {report['k8s_add_above_static_ms']:+} ms")
     print(f"peak RSS: VERSION {report['rss_kib']['version']} KiB, 8-delegate ADD {report['rss_kib']['add8']} KiB, "
           f"Kubernetes-mode ADD {report['rss_kib']['k8s']} KiB; daemon with 1,000 pods and 200 NADs cached "
@@ -399,13 +466,15 @@ def main() -> int:
     parser.add_argument("--binary", default="build/multus")
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--report", default="benchmarks/results/report.json")
+    parser.add_argument("--compare", default="", metavar="BIN",
+                        help="another CNI multus executable to run through the static and Kubernetes scenarios")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("run as root: the benchmark creates namespaces and links", file=sys.stderr)
         return 2
     binary = os.path.abspath(args.binary)
     scratch = tempfile.mkdtemp(prefix="multus-bench-")
-    bench = Bench(binary, scratch)
+    bench = Bench(binary, scratch, os.path.abspath(args.compare) if args.compare else "")
     bench.setup()
     try:
         bench.start_api()
@@ -446,6 +515,8 @@ def main() -> int:
         report["rss_kib"] = rss
         report["imports"] = {"VERSION": imports_profile(bench, "VERSION", bench.multus_conf(1)),
                              "DEL": imports_profile(bench, "DEL", bench.multus_conf(1))}
+        report["phases"] = {"static-1": phase_split(bench, bench.multus_conf(1), 1, False),
+                            "k8s-1": phase_split(bench, bench.k8s_conf, 2, True)}
         print_report(report)
         os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
         with open(args.report, "w") as f:

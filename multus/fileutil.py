@@ -37,19 +37,21 @@ def write_all(fd: int, payload: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def write_atomic(path: str, payload: bytes, sync_dir: bool = True) -> None:
-    """Temp file, fsync, rename, fsync the directory: a reader sees the old or the new file, whole.
+def write_atomic(path: str, payload: bytes, durable: bool = True) -> None:
+    """Temp file, fsync, rename, fsync the directory: a reader sees the old or the new file, whole,
+    also after a power cut.
 
-    `sync_dir=False` skips the directory fsync, for a replacement whose loss in a power cut is
-    harmless because the file it replaces is already durable. On any failure the temp file is
-    removed, so a full disk leaves nothing behind.
+    `durable=False` skips both fsyncs, for a replacement whose loss in a power cut is harmless
+    because the file it replaces is already durable: readers still see old or new, whole, while
+    the machine runs. On any failure the temp file is removed, so a full disk leaves nothing behind.
     """
     tmp = temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         try:
             write_all(fd, payload)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
@@ -59,7 +61,7 @@ def write_atomic(path: str, payload: bytes, sync_dir: bool = True) -> None:
         except OSError:
             pass
         raise
-    if not sync_dir:
+    if not durable:
         return
     dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_CLOEXEC)
     try:

@@ -45,7 +45,7 @@ def cni_config(netconf: NetConf, cmd: CmdArgs, builtins: dict[str, list[str]] | 
 class Attacher:
     """Runs one request's delegates with the runtime's identity and the operator's settings."""
 
-    __slots__ = ("netconf", "cmd", "log", "store", "cni")
+    __slots__ = ("netconf", "cmd", "log", "store", "cni", "delegate_seconds")
 
     def __init__(self, netconf: NetConf, cmd: CmdArgs, log: Logger, cni: CNIConfig) -> None:
         self.netconf = netconf
@@ -53,6 +53,7 @@ class Attacher:
         self.log = log
         self.cni = cni
         self.store = StateStore(netconf.cni_dir)
+        self.delegate_seconds = 0.0  # time in delegates' ADDs (the verbose timing line)
 
     # --- the exec observer ------------------------------------------------------------------
     def spawned(self, pid: int) -> None:
@@ -166,11 +167,15 @@ class Attacher:
 
     def _add_one(self, delegate: Delegate) -> _Failed | None:
         """A failure of any kind is a value here, so a worker thread cannot lose it."""
+        import time
+
         self.log.verbose(f"ADD {delegate.label}")
+        started = time.perf_counter()
         try:
             self._copy_device_info(delegate)
             delegate.result = delegate.network.add(self.cni, delegate.runtime(self.cmd.container_id, self.cmd.netns),
                                                    self)
+            self.delegate_seconds += time.perf_counter() - started
             if delegate.filter_families:
                 from multus.core import defaultroute
 

@@ -65,13 +65,24 @@ class MultusPlugin:
         return session, Attacher(netconf, cmd, self.log, cni)
 
     def add(self, cmd: CmdArgs, raw: dict) -> dict:
+        import time
+
         session, attacher = self._start(cmd, raw)
         try:
+            started = time.perf_counter()
             wait_for_readiness(session.netconf)
             delegates = session.for_add()
+            resolved = time.perf_counter()
             result = attacher.add(delegates)
+            attached = time.perf_counter()
             try:
                 session.report(delegates)
+                if self.log.enabled("verbose"):
+                    done = time.perf_counter()
+                    ms = lambda a, b: f"{(b - a) * 1000:.1f}"  # noqa: E731
+                    self.log.verbose(f"ADD took {ms(started, done)} ms: resolve {ms(started, resolved)}, attach "
+                                     f"{ms(resolved, attached)} (delegates {attacher.delegate_seconds * 1000:.1f}), "
+                                     f"report {ms(attached, done)}")
             except BaseException:
                 self.log.error("network-status could not be written: undoing the ADD")
                 try:

@@ -135,12 +135,13 @@ class StateStore:
             raise CorruptState(f"{self.path(container_id, ifname)}: {exc}") from None
 
     def save(self, entry: CacheEntry, update: bool = False) -> None:
-        """`update`: the entry's first version is on disk already, so losing this one in a power cut
-        only loses results (DEL then runs without prevResult); the directory fsync is skipped."""
+        """`update`: the entry's first version is durable already (written before the first delegate
+        ran), so losing this one in a power cut only loses results (DEL then runs without
+        prevResult): it is written without fsync."""
         directory = self._container_dir(entry.container_id)
         makedirs_private(directory)
         payload = jsonlite.dumps(entry.to_json()).encode()
-        write_atomic(self.path(entry.container_id, entry.ifname), payload, sync_dir=not update)
+        write_atomic(self.path(entry.container_id, entry.ifname), payload, durable=not update)
 
     def remove(self, container_id: str, ifname: str) -> None:
         """Raises OSError when the disk refuses (read-only): the caller decides whether that matters."""
