@@ -46,7 +46,7 @@ build() {
     rm -rf build/site-packages/bin
     SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800)
     export SOURCE_DATE_EPOCH
-    "$VENV/bin/shiv" --site-packages build/site-packages -e multus.entry:main \
+    "$VENV/bin/shiv" --site-packages build/site-packages -e multus.entry:run \
         -p "$PYTHON -sSE" --compile-pyc --reproducible --root /var/cache/multus \
         -o build/multus.tmp >/dev/null
     "$VENV/bin/python" build/fastmain.py build/multus.tmp

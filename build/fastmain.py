@@ -74,8 +74,8 @@ def _extract(archive, site_packages):
 
 def _link(site_packages):
     """The short path the interpreter line looks for; only for the baked root (root's cache)."""
-    if os.path.dirname(os.path.dirname(site_packages)) != BAKED_ROOT or os.path.lexists(FAST_LINK):
-        return
+    if os.path.dirname(os.path.dirname(site_packages)) != BAKED_ROOT or os.path.isdir(FAST_LINK):
+        return  # a link that points nowhere (its copy was removed) is replaced
     tmp = "%s.%d" % (FAST_LINK, os.getpid())
     try:
         os.symlink(os.path.relpath(site_packages, BAKED_ROOT), tmp)

@@ -1,5 +1,5 @@
 import sys
 
-from multus.entry import main
+from multus.entry import run
 
-sys.exit(main())
+sys.exit(run())

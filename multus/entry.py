@@ -9,6 +9,7 @@ import os
 import sys
 
 SHIM_NAME = "multus-shim"
+HELPER_FLAG = "--cni-helper"  # multus.helpers.HELPER_FLAG, repeated so the shim need not import helpers
 
 
 def self_command(argv: list[str]) -> list[str]:
@@ -25,6 +26,11 @@ def main() -> int:
 
         return dispatch({}, dict(os.environ), b"", sys.stdout.buffer)
     if command:
+        if os.path.basename(sys.argv[0]) == SHIM_NAME and HELPER_FLAG not in sys.argv:
+            from multus import shim  # first: a shim loads nothing else (the daemon validates the config)
+
+            return shim.run(dict(os.environ), sys.stdin.buffer.read(), sys.stdout.buffer, sys.stderr,
+                            self_command(sys.argv))
         from multus.cni.skel import read_stdin
         from multus.helpers import helper_name
 
@@ -34,10 +40,6 @@ def main() -> int:
             from multus.helpers import run_helper
 
             return run_helper(helper, dict(os.environ), stdin, sys.stdout.buffer)
-        if os.path.basename(sys.argv[0]) == SHIM_NAME:
-            from multus import shim
-
-            return shim.run(dict(os.environ), stdin, sys.stdout.buffer, sys.stderr, self_command(sys.argv))
         from multus.core.plugin import run
 
         return run(dict(os.environ), stdin, sys.stdout.buffer, self_command=self_command(sys.argv))
@@ -49,3 +51,18 @@ def main() -> int:
     from multus.cli.main import cli
 
     return cli()
+
+
+def run() -> int:
+    """The file's entry point: main(), then, for a CNI request, an immediate exit.
+
+    A CNI request has written and flushed its one document when main() returns, and holds no
+    resource that needs finalizing, so the interpreter's teardown (~3 ms of module cleanup) is
+    skipped. The CLI and the daemon (click commands) exit the ordinary way.
+    """
+    code = main()
+    if os.environ.get("CNI_COMMAND") or any(k.startswith("CNI_") for k in os.environ) and len(sys.argv) == 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

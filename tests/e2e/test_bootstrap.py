@@ -21,8 +21,9 @@ def test_fastmain_unpacks_where_shiv_itself_would(tmp_path):
         env = json.loads(zf.read("environment.json"))
         expected = bootstrap.cache_path(zf, str(tmp_path), env["build_id"])
     assert expected == tmp_path / f"multus_{env['build_id']}"
-    proc = subprocess.run([str(BINARY)], env={"PATH": os.environ["PATH"], "CNI_COMMAND": "VERSION",
-                                              "SHIV_ROOT": str(tmp_path)}, capture_output=True, timeout=60)
+    # The zipapp start (what the interpreter line falls back to when nothing is unpacked yet).
+    proc = subprocess.run(["/usr/bin/python3", "-sSE", str(BINARY)], env={"PATH": os.environ["PATH"],
+                          "CNI_COMMAND": "VERSION", "SHIV_ROOT": str(tmp_path)}, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert (expected / "site-packages" / "multus" / "entry.py").is_file()
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [expected.name]

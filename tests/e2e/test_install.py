@@ -30,6 +30,27 @@ def build_id() -> str:
         return json.loads(zf.read("environment.json"))["build_id"]
 
 
+def fast_link() -> Path:
+    """The unpacked copy the file's interpreter line goes to (`d='...'` in its first line)."""
+    with open(BINARY, "rb") as f:
+        line = f.readline().decode()
+    return Path(line.split("d='", 1)[1].split("'", 1)[0])
+
+
+@pytest.fixture
+def fresh_node():
+    """As on a node where the file never ran: no unpacked copy for the interpreter line to use."""
+    link = fast_link()
+    target = os.readlink(link) if os.path.islink(link) else None
+    if target is not None:
+        link.unlink()
+    yield link
+    if os.path.lexists(link):
+        link.unlink()
+    if target is not None:
+        link.symlink_to(target)
+
+
 def run(argv, uid=None, **env):
     base = {"PATH": "/usr/bin:/bin", **env}
     prefix = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"] if uid is not None else []
@@ -37,7 +58,7 @@ def run(argv, uid=None, **env):
                           timeout=120)
 
 
-def test_first_run_unpacks_with_bytecode_even_when_told_not_to_write_any(install_dir):
+def test_first_run_unpacks_with_bytecode_even_when_told_not_to_write_any(install_dir, fresh_node):
     name = f"multus-first-{os.getpid()}"
     target = install_dir / name
     shutil.copy(BINARY, target)
@@ -47,13 +68,40 @@ def test_first_run_unpacks_with_bytecode_even_when_told_not_to_write_any(install
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["cniVersion"] == "1.1.0"
         assert list((cache / "site-packages" / "multus" / "__pycache__").glob("entry.*.pyc"))
+        assert os.readlink(fresh_node) == f"{name}_{build_id()}/site-packages", "the next start goes straight there"
         again = run([target, "validate", REPO / "examples" / "basic.conf"])
         assert again.returncode == 0 and "valid" in again.stdout, again.stderr
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def test_non_root_user_with_unusable_home(install_dir):
+def test_a_removed_unpacked_copy_is_unpacked_again(install_dir, fresh_node):
+    target = install_dir / "multus"
+    shutil.copy(BINARY, target)
+    cache = Path("/var/cache/multus") / f"multus_{build_id()}"
+    had_cache = cache.exists()
+    fresh_node.symlink_to("nowhere/site-packages")  # as after someone emptied /var/cache/multus
+    try:
+        out = run([target], CNI_COMMAND="VERSION")
+        assert out.returncode == 0, out.stderr
+        assert fresh_node.resolve() == (cache / "site-packages").resolve()
+    finally:
+        if not had_cache:
+            shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_another_user_runs_roots_unpacked_copy_and_writes_nothing(install_dir):
+    target = install_dir / "multus"
+    shutil.copy(BINARY, target)
+    assert run([target], CNI_COMMAND="VERSION").returncode == 0  # root's first run unpacks
+    private = Path(tempfile.gettempdir()) / f"multus-{NOBODY}"
+    existed = private.exists()
+    out = run([target], uid=NOBODY, CNI_COMMAND="VERSION", HOME="/nonexistent")
+    assert out.returncode == 0, out.stderr
+    assert private.exists() == existed, "nothing unpacked for that user"
+
+
+def test_non_root_user_with_unusable_home(install_dir, fresh_node):
     name = f"multus-user-{os.getpid()}"
     target = install_dir / name
     shutil.copy(BINARY, target)
@@ -73,7 +121,7 @@ def test_non_root_user_with_unusable_home(install_dir):
             shutil.rmtree(private, ignore_errors=True)
 
 
-def test_a_cache_directory_prepared_by_someone_else_is_refused(install_dir):
+def test_a_cache_directory_prepared_by_someone_else_is_refused(install_dir, fresh_node):
     private = Path(tempfile.gettempdir()) / f"multus-{NOBODY}"
     if private.exists():
         pytest.fail(f"{private} exists already; remove it to run this test")
