@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from multus.cni.env import CmdArgs
     from multus.cni.runtime import CNIConfig
+    from multus.core.housekeeping import Cluster
     from multus.core.kube import Kube
     from multus.core.netconf import NetConf
 
@@ -107,20 +108,19 @@ class MultusPlugin:
     def status(self, cmd: CmdArgs, raw: dict) -> None:
         from multus.core import housekeeping
 
-        session, attacher = self._start(cmd, raw)
-        try:
-            wait_for_readiness(session.netconf)
-            housekeeping.status(attacher, session.cluster_network)
-        finally:
-            session.close()
+        self._housekeep(cmd, raw, housekeeping.status)
 
     def gc(self, cmd: CmdArgs, raw: dict) -> None:
         from multus.core import housekeeping
 
+        self._housekeep(cmd, raw, housekeeping.gc)
+
+    def _housekeep(self, cmd: CmdArgs, raw: dict, act: Callable[[Attacher, Cluster], None]) -> None:
+        """STATUS and GC: both wait for readiness, then act on this network's delegates only."""
         session, attacher = self._start(cmd, raw)
         try:
             wait_for_readiness(session.netconf)
-            housekeeping.gc(attacher, session.cluster_network)
+            act(attacher, session.cluster_network)
         finally:
             session.close()
 

@@ -72,14 +72,16 @@ def expected_for_valid(command, cni_version):
 
 
 def watched_roots(work):
-    return [str(work), tempfile.gettempdir(), "/var/lib/cni", "/run", "/etc/cni", "/var/log"]
+    return [str(work), "/var/lib/cni", "/run", "/etc/cni", "/var/log"]
 
 
 def files_now(roots, skip):
-    """Every file under `roots` (not descending into `skip` prefixes or other tests' pytest dirs), and the
-    top level of the home directory (a home holds whole toolchains)."""
-    home = os.path.expanduser("~")
-    found = {os.path.join(home, n) for n in os.listdir(home)}
+    """Every file under `roots` (not descending into `skip` prefixes or other tests' pytest dirs), the
+    temp directory's top level and its `multus*` trees (other programs' own temp trees change while the
+    suite runs), and the top level of the home directory (a home holds whole toolchains)."""
+    home, tmp = os.path.expanduser("~"), tempfile.gettempdir()
+    found = {os.path.join(home, n) for n in os.listdir(home)} | {os.path.join(tmp, n) for n in os.listdir(tmp)}
+    roots = roots + [os.path.join(tmp, n) for n in os.listdir(tmp) if n.startswith("multus")]
     for root in roots:
         for directory, subdirs, files in os.walk(root):
             subdirs[:] = [d for d in subdirs if not any(os.path.join(directory, d).startswith(s) for s in skip)
