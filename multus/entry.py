@@ -12,13 +12,6 @@ SHIM_NAME = "multus-shim"
 HELPER_FLAG = "--cni-helper"  # multus.helpers.HELPER_FLAG, repeated so the shim need not import helpers
 
 
-def self_command(argv: list[str]) -> list[str]:
-    """How to execute this very program again (to run a bundled helper as a plugin)."""
-    if os.path.basename(argv[0]) == "__main__.py":
-        return [sys.executable, "-m", "multus"]
-    return [os.path.abspath(argv[0])]
-
-
 def main() -> int:
     command = os.environ.get("CNI_COMMAND")
     if command == "VERSION":
@@ -29,10 +22,9 @@ def main() -> int:
         if os.path.basename(sys.argv[0]) == SHIM_NAME and HELPER_FLAG not in sys.argv:
             from multus import shim  # first: a shim loads nothing else (the daemon validates the config)
 
-            return shim.run(dict(os.environ), sys.stdin.buffer.read(), sys.stdout.buffer, sys.stderr,
-                            self_command(sys.argv))
+            return shim.run(dict(os.environ), sys.stdin.buffer.read(), sys.stdout.buffer, sys.stderr, sys.argv)
         from multus.cni.skel import read_stdin
-        from multus.helpers import helper_name
+        from multus.helpers import helper_name, self_command
 
         stdin = read_stdin(sys.stdin.buffer)
         helper = helper_name(sys.argv)

@@ -101,6 +101,15 @@ class Connection:
         self.sock: TlsSocket | _socket.socket | None = None
         self.buffer = b""
 
+    def connect(self, answer_timeout: float | None = None) -> None:
+        """Open the connection now (a failure here means the peer never saw a request), then wait
+        up to `answer_timeout` for answers."""
+        self.close()
+        self.sock = self._connect()
+        if answer_timeout is not None:
+            self.timeout = answer_timeout
+            self.sock.settimeout(answer_timeout)
+
     def _connect(self) -> TlsSocket | _socket.socket:
         if self.unix_path:
             usock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
@@ -128,12 +137,24 @@ class Connection:
                 self.sock = None
                 self.buffer = b""
 
+    def abort(self) -> None:
+        """Wake a read blocked in another thread (close alone does not on Linux), from any thread."""
+        sock = self.sock
+        raw = sock.raw if isinstance(sock, TlsSocket) else sock
+        if raw is not None:
+            try:
+                raw.shutdown(_socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def _send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> None:
         if self.sock is None:
             self.sock = self._connect()
         host = self.host if self.unix_path == "" else "localhost"
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}" + (f":{self.port}" if self.port else "")]
         lines += [f"{k}: {v}" for k, v in headers.items()]
+        if " " in path or any("\r" in line or "\n" in line for line in lines):
+            raise ValueError(f"refusing to send {method} {path!r}: CR, LF or a space in the request head")
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body or b'')}")
         self.sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + (body or b""))
@@ -207,9 +228,10 @@ class Connection:
         return data
 
     def request(self, method: str, path: str, headers: dict[str, str] | None = None,
-                body: bytes | None = None) -> Response:
+                body: bytes | None = None, resend: bool = True) -> Response:
         """One request and its whole response. A kept-alive connection the peer already closed is
-        reopened once, but only when nothing of the answer had arrived."""
+        reopened once, when nothing of the answer had arrived and `resend` allows it (a request that
+        must not run twice passes False: the peer may have acted on it before the connection broke)."""
         for attempt in (0, 1):
             reused = self.sock is not None
             try:
@@ -217,7 +239,7 @@ class Connection:
                 status, reason, head = self._head()
             except (WireError, ConnectionError) as exc:
                 self.close()
-                if reused and attempt == 0 and not isinstance(exc, TimeoutError):
+                if resend and reused and attempt == 0 and not isinstance(exc, TimeoutError):
                     continue
                 raise
             except BaseException:

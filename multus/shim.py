@@ -5,7 +5,9 @@ raw config), no ssl, no Multus logic. The daemon answers the result document its
 (`X-Multus-Raw-Result`), so stdout is the daemon's bytes. When the daemon is unreachable or
 not ready (restarting, caches not synced, stopping), the shim runs the request in-process with
 the same code and the same state directory as the thin plugin, so pods still start and DEL
-still cleans up; set `"daemonFallback": false` to get error 11 (try again later) instead.
+still cleans up; set `"daemonFallback": false` to get error 11 (try again later) instead. A request
+the daemon took but never answered (it died mid-request) is neither resent nor run here: it may
+have been acted on, so the answer is error 11 and the runtime's retry (or DEL) takes it from there.
 """
 
 from __future__ import annotations
@@ -84,48 +86,65 @@ def request_body(environ: dict[str, str], stdin: bytes) -> bytes:
     return f'{{"env":{{{env}}},"config":"{config}"}}'.encode()
 
 
+class RequestLost(Exception):
+    """The daemon took the request but no answer came back: it may have acted on it, so running it
+    again in-process (or resending it) could attach twice; the runtime retries instead."""
+
+
 def forward(socket_path: str, body: bytes) -> tuple[int, bytes]:
+    """The daemon's status and body. OSError: the daemon never saw the request (safe to fall back)."""
     from multus.httpwire import Connection
 
     conn = Connection(unix_path=socket_path, timeout=CONNECT_TIMEOUT)
     try:
-        sock = conn._connect()
-        sock.settimeout(ANSWER_TIMEOUT)
-        conn.sock = sock
-        answer = conn.request("POST", "/cni", {"Content-Type": "application/json", "X-Multus-Raw-Result": "1"}, body)
+        conn.connect(answer_timeout=ANSWER_TIMEOUT)
+        try:
+            answer = conn.request("POST", "/cni", {"Content-Type": "application/json", "X-Multus-Raw-Result": "1"},
+                                  body, resend=False)
+        except OSError as exc:
+            raise RequestLost(str(exc) or type(exc).__name__) from None
         return answer.status, answer.body
     finally:
         conn.close()
 
 
-def run(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO,
-        self_command: list[str]) -> int:
+def run(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO, argv: list[str]) -> int:
     socket_dir = string_field(stdin, "daemonSocketDir") or DEFAULT_SOCKET_DIR
     socket_path = os.path.join(socket_dir, SOCKET_NAME)
     try:
         status, body = forward(socket_path, request_body(environ, stdin))
         why = f"answered {status}: {body[:200].decode(errors='replace').strip()}"
+    except RequestLost as exc:
+        return _fail(stdin, stdout, f"the daemon at {socket_path} took the request but did not answer ({exc}); "
+                                    f"not running it again here")
     except OSError as exc:
         status, body, why = 0, b"", f"is unreachable ({exc.strerror or exc})"
     if status in (200, 400):
         stdout.write(body)
         stdout.flush()
         return 0 if status == 200 else 1
-    return fallback(environ, stdin, stdout, stderr, self_command, f"the daemon at {socket_path} {why}")
+    return fallback(environ, stdin, stdout, stderr, argv, f"the daemon at {socket_path} {why}")
 
 
-def fallback(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO, self_command: list[str],
+def _fail(stdin: bytes, stdout: BinaryIO, why: str) -> int:
+    """Error 11 (try again later) in the request's own version."""
+    from multus.cni import skel
+    from multus.cni.errors import TRY_AGAIN_LATER, CniError
+
+    version = string_field(stdin, "cniVersion") or "1.0.0"
+    skel.write(stdout, CniError(TRY_AGAIN_LATER, why).to_dict(version))
+    return 1
+
+
+def fallback(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO, argv: list[str],
              why: str) -> int:
     """The thin plugin's own path, with the shim config (overlaid with the daemon's config file if named)."""
     import json
 
-    from multus.cni import skel
-    from multus.cni.errors import TRY_AGAIN_LATER, CniError
+    from multus.cni.errors import CniError
 
     if bool_field(stdin, "daemonFallback") is False:
-        version = string_field(stdin, "cniVersion") or "1.0.0"
-        skel.write(stdout, CniError(TRY_AGAIN_LATER, f"{why}; daemonFallback is off").to_dict(version))
-        return 1
+        return _fail(stdin, stdout, f"{why}; daemonFallback is off")
     if bool_field(stdin, "logToStderr") is not False:
         stderr.write(f"multus-shim: {why}: running the request in-process\n")
     daemon_config = string_field(stdin, "daemonConfig")
@@ -139,5 +158,6 @@ def fallback(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: Te
         except (ValueError, CniError) as exc:
             stderr.write(f"multus-shim: not using {daemon_config}: {exc}\n")
     from multus.core.plugin import run as run_thin
+    from multus.helpers import self_command
 
-    return run_thin(environ, stdin, stdout, stderr, self_command=self_command)
+    return run_thin(environ, stdin, stdout, stderr, self_command=self_command(argv))

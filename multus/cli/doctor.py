@@ -123,6 +123,9 @@ def _rights(client, netconf, report: Report) -> None:
                 return
             report.line("FAIL", f"right to {verb} {what}", exc.msg)
             continue
+        except CniError as exc:  # the API went away after answering /version
+            report.line("FAIL", f"right to {verb} {what}", exc.msg)
+            return
         if number == 0:
             report.line("ok", "credentials accepted")
         allowed = (answer.get("status") or {}).get("allowed")
@@ -132,11 +135,9 @@ def _rights(client, netconf, report: Report) -> None:
 
 
 def _crd(client, report: Report) -> None:
-    from multus.cni.errors import CniError as Error
-
     try:
         resources = client.get("/apis/k8s.cni.cncf.io/v1")
-    except Error as exc:
+    except CniError as exc:
         report.line("FAIL", "NetworkAttachmentDefinition CRD served", f"{exc.msg} (apply deploy/crd.yaml)")
         return
     names = [r.get("name") for r in resources.get("resources", [])]

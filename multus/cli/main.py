@@ -191,7 +191,7 @@ def daemon_cmd(config_path: str) -> None:
     """The node daemon (thick mode): serve CNI requests from the shim on a unix socket."""
     from multus.cni.errors import CniError
     from multus.daemon.main import run
-    from multus.entry import self_command
+    from multus.helpers import self_command
 
     try:
         sys.exit(run(config_path, dict(os.environ), self_command(sys.argv)))

@@ -47,14 +47,15 @@ def _valid_attachments(raw: dict) -> set[tuple[str, str]]:
 class _Stored:
     """One attachment found under cniDir, as far as GC can tell what it is."""
 
-    __slots__ = ("container_id", "ifname", "delegates", "ours", "readable")
+    __slots__ = ("container_id", "ifname", "delegates", "ours", "unknown")
 
-    def __init__(self, container_id: str, ifname: str, delegates: list[Delegate], ours: bool, readable: bool) -> None:
+    def __init__(self, container_id: str, ifname: str, delegates: list[Delegate], ours: bool,
+                 unknown: CniError | None = None) -> None:
         self.container_id = container_id
         self.ifname = ifname
         self.delegates = delegates
         self.ours = ours
-        self.readable = readable
+        self.unknown = unknown  # why GC cannot tell which delegates hold it
 
 
 def _survey(helper: Attacher, cluster: Cluster) -> list[_Stored]:
@@ -69,11 +70,16 @@ def _survey(helper: Attacher, cluster: Cluster) -> list[_Stored]:
                 entry = None
             if entry is None:
                 # Names as a DEL without state would use: the best guess of what it holds.
-                guess = cluster(ifname)
+                try:
+                    guess = cluster(ifname)
+                except CniError as exc:
+                    found.append(_Stored(cid, ifname, [], False, exc.wrap(f"GC: cannot tell what {cid}/{ifname} "
+                                                                         f"holds")))
+                    continue
                 place(guess, ifname, (), helper.netconf.devinfo_dir, cid)
-                found.append(_Stored(cid, ifname, guess, False, False))
+                found.append(_Stored(cid, ifname, guess, False))
             else:
-                found.append(_Stored(cid, ifname, entry.delegates, entry.network == helper.netconf.name, True))
+                found.append(_Stored(cid, ifname, entry.delegates, entry.network == helper.netconf.name))
     return found
 
 
@@ -88,7 +94,10 @@ def gc(helper: Attacher, cluster: Cluster) -> None:
             kept.append(item)
             continue
         log.verbose(f"GC: removing stale attachment {item.container_id}/{item.ifname}")
-        entry = helper.store.load(item.container_id, item.ifname)
+        try:
+            entry = helper.store.load(item.container_id, item.ifname)
+        except (CorruptState, OSError):
+            entry = None  # the DEL below reads it again under the lock and copes the same way
         stale = CmdArgs("DEL", item.container_id, entry.netns if entry else "", item.ifname,
                         entry.cni_args if entry else "", cmd.path, cmd.environ, b"")
         try:
@@ -101,6 +110,10 @@ def gc(helper: Attacher, cluster: Cluster) -> None:
         for d in item.delegates:
             in_use.setdefault(d.conf.get("name", ""), []).append({"containerID": item.container_id,
                                                                   "ifname": d.ifname})
+    unknown = [item.unknown for item in kept if item.unknown is not None]
+    if unknown:
+        # Delegates would free what that attachment may still use: their GC waits for the next run.
+        raise CniError(unknown[0].code, "; ".join(e.msg for e in errors + unknown) + "; delegate GC skipped")
     for delegate in cluster("eth0"):
         if not delegate.network.collects_garbage():
             continue

@@ -55,9 +55,10 @@ class Kube:
     def calls(self) -> int:
         return self.client.calls
 
-    def get_pod(self, namespace: str, name: str, wait: float | None = None, timeout: float | None = None
-                ) -> dict | None:
-        """The pod as this request should see it (the daemon answers from its cache)."""
+    def get_pod(self, namespace: str, name: str, wait: float | None = None, timeout: float | None = None,
+                uid: str = "") -> dict | None:
+        """The pod as this request should see it (the daemon answers from its cache when the cached
+        pod is the one with `uid`, the runtime's K8S_POD_UID)."""
         return self.fetch_pod(namespace, name, wait, timeout)
 
     def fetch_pod(self, namespace: str, name: str, wait: float | None = None, timeout: float | None = None

@@ -101,7 +101,7 @@ class Session:
         runtime_annotations = self._runtime_annotations()
         kube = self.kube
         if kube is not None:
-            obj = kube.get_pod(ns, name, wait=wait, timeout=timeout)
+            obj = kube.get_pod(ns, name, wait=wait, timeout=timeout, uid=self.k8s.get("K8S_POD_UID", ""))
             if obj is None:
                 return False
             meta = obj.get("metadata") or {}

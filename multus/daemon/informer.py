@@ -13,7 +13,6 @@ import threading
 from urllib.parse import quote
 
 from multus.cni.errors import CniError
-from multus.httpwire import WireError
 from multus.k8s import client as k8sclient
 
 TYPE_CHECKING = False
@@ -63,8 +62,6 @@ class Informer:
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.requests = 0
-        self.lists = 0
-        self.watches = 0
         self._client: k8sclient.Client | None = None
         self._thread: threading.Thread | None = None
 
@@ -76,7 +73,7 @@ class Informer:
         self.stopping.set()
         client = self._client
         if client is not None:
-            client.close()  # breaks a blocking watch read
+            client.conn.abort()  # wakes the blocked watch read; the loop closes the connection
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -103,10 +100,11 @@ class Informer:
             except Expired:
                 self.log.verbose(f"informer {self.name}: resourceVersion {self.rv} expired, listing again")
                 self.rv = ""
-            except (CniError, OSError, WireError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the cache must never stop updating behind a ready daemon
                 if self.stopping.is_set():
                     break
-                self.log.error(f"informer {self.name}: {exc}; again in {backoff:g}s")
+                why = str(exc) if isinstance(exc, (CniError, OSError, ValueError)) else repr(exc)
+                self.log.error(f"informer {self.name}: {why}; again in {backoff:g}s")
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
@@ -117,7 +115,6 @@ class Informer:
     def _list(self) -> None:
         self._client = k8sclient.Client(self.creds, self.timeout)
         self.requests += 1
-        self.lists += 1
         answer = self._client.get(self._query())
         items = {}
         for obj in answer.get("items") or []:
@@ -132,7 +129,6 @@ class Informer:
         client = k8sclient.Client(self.creds, self.watch_seconds + 30)
         self._client = client
         self.requests += 1
-        self.watches += 1
         path = client.prefix + self._query(watch="1", resourceVersion=self.rv, allowWatchBookmarks="true",
                                            timeoutSeconds=str(self.watch_seconds))
         response, lines = client.conn.stream_lines("GET", path, client.headers())
@@ -144,6 +140,8 @@ class Informer:
             if self.stopping.is_set():
                 return
             event = json.loads(line)
+            if not isinstance(event, dict) or not isinstance(event.get("object") or {}, dict):
+                raise ValueError(f"watch event is not an object with an object: {line[:100]!r}")
             kind, obj = event.get("type"), event.get("object") or {}
             if kind == "ERROR":
                 if obj.get("code") == 410:

@@ -107,12 +107,14 @@ class CachedKube(Kube):
         self.nads = nads
         self.events = events
 
-    def get_pod(self, namespace: str, name: str, wait: float | None = None, timeout: float | None = None
-                ) -> dict | None:
+    def get_pod(self, namespace: str, name: str, wait: float | None = None, timeout: float | None = None,
+                uid: str = "") -> dict | None:
+        """A cached pod of another UID is a predecessor the watch has not replaced yet (a StatefulSet
+        pod recreated under its name): ask the API instead of failing the ADD."""
         cached = self.pods.get(namespace, name) if self.pods is not None else None
-        if cached is not None:
+        if cached is not None and (not uid or str((cached.get("metadata") or {}).get("uid", "")) in ("", uid)):
             return cached
-        return self.fetch_pod(namespace, name, wait=0 if wait is None else wait, timeout=timeout)
+        return self.fetch_pod(namespace, name, wait=wait, timeout=timeout)
 
     def nad(self, namespace: str, name: str) -> dict:
         cached = self.nads.get(namespace, name) if self.nads is not None else None

@@ -9,7 +9,6 @@ requests themselves), in-flight requests finish (at most `shutdownTimeout`), and
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
@@ -40,7 +39,7 @@ def run(config_path: str, environ: dict[str, str], self_command: list[str],
     daemon.start_caches()
     watcher = None
     if config.multus_config_file and config.cni_config_dir:
-        from multus.node.confgen import ShimConfigKeeper
+        from multus.daemon.confkeeper import ShimConfigKeeper
 
         watcher = ShimConfigKeeper(config, log)
         watcher.start()
@@ -50,12 +49,13 @@ def run(config_path: str, environ: dict[str, str], self_command: list[str],
               f"{'' if creds else ' without API access'}")
     while not stop.wait(0.5):
         pass
-    log.error("stopping: /readyz fails, draining in-flight requests")
+    log.error("stopping: /readyz fails, new requests get 503 (the shim runs them itself), draining in-flight ones")
     daemon.stopping.set()
-    server.shutdown()
     drained = daemon.drain(config.shutdown_timeout)
     if not drained:
         log.error(f"{daemon.inflight} request(s) still running after {config.shutdown_timeout:g}s; exiting anyway")
+    server.unlink_own_socket()  # from here a shim cannot connect, so it falls back at once
+    server.shutdown()
     server.server_close()
     if metrics is not None:
         metrics.shutdown()
@@ -63,6 +63,4 @@ def run(config_path: str, environ: dict[str, str], self_command: list[str],
     if watcher is not None:
         watcher.stop()
     daemon.stop_caches()
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(config.socket_path)
     return 0 if drained else 1

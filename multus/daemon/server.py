@@ -74,6 +74,14 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     allow_reuse_address = True
     request_queue_size = 128
     log: Logger | None = None
+    inode = 0
+
+    def unlink_own_socket(self) -> None:
+        """Remove the socket path if it is still this server's (a new daemon may have bound its own)."""
+        path = str(self.server_address)
+        with contextlib.suppress(OSError):
+            if os.lstat(path).st_ino == self.inode:
+                os.unlink(path)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A broken connection is one log line, never a traceback on the daemon's stderr."""
@@ -82,7 +90,8 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if self.log is not None:
             self.log.error(f"connection on the socket failed: {sys.exc_info()[1]!r}")
 
-    def get_request(self):
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        """A peer name the HTTP handler can log (a unix socket's peer has none)."""
         conn, _ = self.socket.accept()
         return conn, ("local", 0)
 
@@ -107,6 +116,7 @@ def serve_socket(daemon: Daemon, path: str) -> _UnixServer:
     finally:
         os.umask(old)
     server.log = daemon.log
+    server.inode = os.lstat(path).st_ino
     os.chmod(path, 0o600)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="socket",
                      daemon=True).start()

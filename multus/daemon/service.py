@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from multus.daemon.informer import Informer
     from multus.k8s.kubeconfig import Credentials
 
+# A hot-plug request names its one network itself; these daemon keys would add the node's networks.
+NETWORK_CHOICE_KEYS = ("clusterNetwork", "defaultNetworks", "delegates")
 
 class Answer:
     __slots__ = ("status", "body")
@@ -184,7 +186,10 @@ class Daemon:
 
         def run(cmd: CmdArgs, conf: dict) -> dict | None:
             multus = self.config.overlay({"cniVersion": conf.get("cniVersion", "1.0.0"), "name": "multus-delegate",
-                                          "type": "multus", "delegates": [conf]})
+                                          "type": "multus"})
+            for key in NETWORK_CHOICE_KEYS:  # the daemon's own choice of networks is not this request's
+                multus.pop(key, None)
+            multus["delegates"] = [conf]
             netconf = netconf_mod.load(multus)
             log = Logger(netconf.log_level, netconf.log_file, stderr, f"[{cmd.container_id[:12]}/{cmd.ifname}] ")
             delegate = Resolver(netconf, "", cmd.ifname, cmd.container_id).resolve(None)[0]

@@ -7,6 +7,7 @@ Each runs in its own process, like an external plugin: multus executes itself wi
 from __future__ import annotations
 
 import os
+import sys
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
@@ -23,6 +24,13 @@ def helper_name(argv: list[str]) -> str | None:
     if len(argv) >= 3 and argv[1] == HELPER_FLAG and argv[2] in NAMES:
         return argv[2]
     return None
+
+
+def self_command(argv: list[str]) -> list[str]:
+    """How to execute this very program again (to run a bundled helper as a plugin)."""
+    if os.path.basename(argv[0]) == "__main__.py":
+        return [sys.executable, "-m", "multus"]
+    return [os.path.abspath(argv[0])]
 
 
 def builtin_commands(self_command: list[str]) -> dict[str, list[str]]:

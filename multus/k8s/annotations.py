@@ -133,6 +133,9 @@ def _parse_json_item(entry: object, index: int, default_namespace: str, where: s
         raise _fail(where, label, "'name' must be a non-empty string")
     if not isinstance(namespace, str):
         raise _fail(where, label, "'namespace' must be a string")
+    for key, value in (("namespace", namespace), ("name", name)):
+        if not is_dns_label(value):  # both go into an API path: nothing else may reach it
+            raise _fail(where, label, f"{key!r} {value!r} is not a DNS-1123 label (lower case letters, digits, '-')")
     selection = Selection(namespace, name, f"{label} {namespace}/{name}")
     interface = entry.get("interface") or entry.get("interfaceRequest")
     if interface:

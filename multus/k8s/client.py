@@ -164,9 +164,20 @@ def error_of(method: str, path: str, status: int, body: bytes) -> ApiError:
     return ApiError(TRY_AGAIN_LATER if transient else INVALID_CONFIG, text, status, reason)
 
 
+_SEGMENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:@")
+
+
+def _segment(value: str, what: str) -> str:
+    """One path segment as given, or a clear error: a name from CNI_ARGS, a pod annotation or a config
+    must never add segments, a query or header lines to an API request."""
+    if value in ("", ".", "..") or not _SEGMENT_CHARS.issuperset(value):
+        raise CniError(INVALID_CONFIG, f"{what} {value!r} cannot name a Kubernetes object")
+    return value
+
+
 def pod_path(namespace: str, name: str) -> str:
-    return POD_PATH.format(ns=namespace, name=name)
+    return POD_PATH.format(ns=_segment(namespace, "namespace"), name=_segment(name, "pod name"))
 
 
 def nad_path(namespace: str, name: str) -> str:
-    return NAD_PATH.format(ns=namespace, name=name)
+    return NAD_PATH.format(ns=_segment(namespace, "namespace"), name=_segment(name, "network name"))

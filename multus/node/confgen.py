@@ -12,17 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 
 from multus.cni import conffiles
 from multus.cni import version as ver
 from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.fileutil import makedirs_private, write_atomic
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from multus.core.log import Logger
-    from multus.daemon.config import DaemonConfig
 
 GENERATED_PREFIX = "00-multus"
 NETWORK_NAME = "multus-cni-network"
@@ -106,59 +100,3 @@ def digest(path: str) -> str:
             return hashlib.sha256(f.read()).hexdigest()
     except OSError:
         return ""
-
-
-class ShimConfigKeeper:
-    """The daemon's `multusConfigFile`: `auto` keeps a generated shim config current with the primary;
-    a path is copied into `cniConfigDir` (again whenever it changes)."""
-
-    def __init__(self, config: DaemonConfig, log: Logger, interval: float = 1.0) -> None:
-        self.config = config
-        self.log = log
-        self.interval = interval
-        self.stopping = threading.Event()
-        self.seen = ""
-        self.thread = threading.Thread(target=self._run, name="config", daemon=True)
-
-    def start(self) -> None:
-        self.refresh()
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        if self.config.cleanup_on_exit:
-            remove_generated(self.config.cni_config_dir)
-
-    def _run(self) -> None:
-        while not self.stopping.wait(self.interval):
-            try:
-                self.refresh()
-            except (CniError, OSError) as exc:
-                self.log.error(f"generated config: {exc}")
-
-    def refresh(self) -> None:
-        config = self.config
-        if config.multus_config_file != "auto":
-            source = config.multus_config_file
-            current = digest(source)
-            if current and current != self.seen:
-                with open(source, "rb") as f:
-                    data = f.read()
-                write_atomic(os.path.join(config.cni_config_dir, os.path.basename(source)), data)
-                self.seen = current
-            return
-        primary = primary_file(config.autoconfig_dir, config.master_cni)
-        if primary is None:
-            return
-        current = digest(primary)
-        if current == self.seen:
-            return
-        options = {k: v for k, v in config.raw.items() if k in PASS_THROUGH}
-        options.setdefault("daemonSocketDir", config.socket_dir)
-        conf = conffiles.load_file(primary)
-        name = str(conf.get("name") or NETWORK_NAME) if config.raw.get("overrideNetworkName") is True else NETWORK_NAME
-        filename, doc = generate(primary, conf, "thick", options, str(config.raw.get("forceCNIVersion") or ""), name)
-        write_generated(config.cni_config_dir, filename, doc)
-        self.seen = current
-        self.log.verbose(f"generated {filename} from {primary}")

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import (
     FAKE_PLUGINS,
     addrs_in,
+    attach_env,
     default_route_dev,
     ip,
     links_in,
@@ -294,3 +295,26 @@ def test_static_delegates_stay_the_cluster_network_with_annotations_appended(clu
     assert run_inprocess("ADD", conf, **pod_env(netns)).code == 0
     assert set(links_in(netns)) == {"lo", "eth0", "net1"}
     assert run_inprocess("DEL", conf, **pod_env(netns)).code == 0
+
+
+def test_gc_with_an_unreadable_state_and_the_api_down_still_removes_the_stale_one(cluster, networks, netns_factory):
+    """GC cannot tell what an unreadable attachment holds while the cluster network's NAD cannot be
+    read: it keeps that one, still undoes the stale one (its state says what to delete), and
+    reports error 11 instead of letting delegates free what the unknown one may use."""
+    api = cluster.start(nad("clusternet", namespace="kube-system", config=cluster.macvlan("10.252.3.0/24")))
+    conf = cluster.multus(clusterNetwork="clusternet", cniVersion="1.1.0")
+    stale, broken, keep = netns_factory(), netns_factory(), netns_factory()
+    for ns in (stale, broken, keep):
+        assert run_inprocess("ADD", conf, **attach_env(ns, cid=ns)).code == 0
+    (networks.state_dir / "attachments" / broken / "eth0.json").write_text("{corrupt")
+    api.knobs(outage={"status": 503, "count": 1000})
+    valid = [{"containerID": broken, "ifname": "eth0"}, {"containerID": keep, "ifname": "eth0"}]
+    done = run_inprocess("GC", {**conf, "cni.dev/valid-attachments": valid})
+    assert (done.code, done.json["code"]) == (1, 11), done
+    assert f"cannot tell what {broken}/eth0 holds" in done.json["msg"] and "delegate GC skipped" in done.json["msg"]
+    assert links_in(stale) == ["lo"], "the stale attachment was undone from its own state"
+    assert "eth0" in links_in(broken) and "eth0" in links_in(keep)
+    api.knobs(outage={})
+    for ns in (broken, keep):
+        assert run_inprocess("DEL", conf, **attach_env(ns, cid=ns)).code == 0
+    assert reservations(networks.ipam_dir) == []

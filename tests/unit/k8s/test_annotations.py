@@ -67,6 +67,9 @@ def test_json_form_defaults_namespace_and_accepts_interface_request_and_empty_de
     ('[{"name":"x","portMappings":{}}]', "'portMappings' must be a JSON list"),
     ('[{"name":"x","interface":"a b"}]', "whitespace"),
     ('[{"name":"x","infiniband-guid":"nope"}]', "not an InfiniBand GUID"),
+    ('[{"name":"../../pods/victim"}]', "'name' '../../pods/victim' is not a DNS-1123 label"),
+    ('[{"name":"x HTTP/1.1\\r\\nX-Injected: 1"}]', "is not a DNS-1123 label"),
+    ('[{"name":"x","namespace":"kube-system/x"}]', "'namespace' 'kube-system/x' is not a DNS-1123 label"),
 ])
 def test_json_form_errors(value, problem):
     with pytest.raises(CniError) as info:
