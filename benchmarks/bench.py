@@ -14,8 +14,9 @@ and each scenario's ADD and DEL next to the same delegates invoked directly:
   compare-*              with --compare BIN: static-1, static-3 and k8s-1 run by another CNI multus
                          executable (e.g. upstream's Go thin plugin), in the same rounds
 
-For where the time goes it prints the ADD's own phase split (the plugin's verbose timing line)
-against the wall time, and the heaviest imports of the file's real start (its interpreter line).
+For where the time goes it prints the ADD's own phase split (the plugin's verbose timing line; in
+daemon mode the daemon's, against the shim's wall time, and a shim request the daemon answers at
+once), and the heaviest imports of the file's real start (its interpreter line).
 
 It also reports peak RSS, ADD/DEL with 10,000 stored attachments and a GC over them, and where
 start-up time goes (-X importtime). Writes a JSON report. Run as root: ./build.sh bench
@@ -339,26 +340,40 @@ def imports_profile(bench: Bench, command: str, conf: dict) -> list[tuple[str, i
     return sorted(rows, key=lambda r: -r[1])[:8]
 
 
-def phase_split(bench: Bench, conf: dict, count: int, k8s: bool, runs: int = 7) -> dict:
+def phase_split(bench: Bench, conf: dict, count: int, k8s: bool, runs: int = 7, shim: bool = False) -> dict:
     """The median of `runs` ADDs with the plugin's timing line: wall time against its phases."""
-    splits = [one_split(bench, conf, k8s) for _ in range(runs)]
-    return {key: round(statistics.median(s[key] for s in splits if key in s), 1) for key in splits[0]}
+    splits = [one_split(bench, conf, k8s, shim) for _ in range(runs)]
+    split = {key: round(statistics.median(s[key] for s in splits if key in s), 1) for key in splits[0]}
+    if shim:
+        split["shim_exec_answered_at_once"] = shim_floor(bench, conf, runs)
+    return split
 
 
-def one_split(bench: Bench, conf: dict, k8s: bool) -> dict:
-    """One ADD with the plugin's timing line: wall time against resolve / attach / delegates / report."""
+def one_split(bench: Bench, conf: dict, k8s: bool, shim: bool = False) -> dict:
+    """One ADD with the plugin's timing line: wall time against resolve / attach / delegates / report.
+
+    Through the shim the line is the daemon's, read from the request's own log file; the rest of the
+    wall time is the shim's exec and the exchange on the socket."""
     netns, cid = bench.fresh()
+    log = os.path.join(bench.scratch, f"split-{cid}.log")
     try:
         if k8s:
             from tests.fakeapi import pod
 
             bench.api.create(pod(cid, annotations={NETWORKS: "bench-nad"}, node="benchnode"))
-        stdin = json.dumps(dict(conf, logLevel="verbose", logToStderr=True)).encode()
+            if shim:
+                time.sleep(0.05)  # the watch delivers the new pod
+        verbose = dict(conf, logLevel="verbose", logFile=log) if shim else dict(conf, logLevel="verbose",
+                                                                                logToStderr=True)
+        program = bench.shim if shim else bench.binary
+        stdin = json.dumps(bench.shim_conf(verbose) if shim else verbose).encode()
         start = time.perf_counter()
-        proc = subprocess.run([bench.binary], input=stdin, capture_output=True, env=bench.env("ADD", netns, cid))
+        proc = subprocess.run([program], input=stdin, capture_output=True, env=bench.env("ADD", netns, cid))
         wall = (time.perf_counter() - start) * 1000
-        line = next((ln for ln in proc.stderr.decode().splitlines() if "ADD took" in ln), "")
-        timed([bench.binary], json.dumps(conf).encode(), bench.env("DEL", netns, cid))
+        text = open(log).read() if shim and os.path.exists(log) else proc.stderr.decode()
+        line = next((ln for ln in text.splitlines() if "ADD took" in ln), "")
+        quiet = bench.shim_conf(conf) if shim else conf
+        timed([program], json.dumps(quiet).encode(), bench.env("DEL", netns, cid))
     finally:
         ip("netns", "del", netns, check=False)
     numbers = [float(tok) for tok in line.replace("(", " ").replace(")", " ").replace(",", " ").split()
@@ -366,9 +381,22 @@ def one_split(bench: Bench, conf: dict, k8s: bool) -> dict:
     if len(numbers) < 5:
         return {"wall": round(wall, 1)}
     total, resolve, attach, delegates, report = numbers[:5]
-    return {"wall": round(wall, 1), "in_process": total, "resolve": resolve, "attach": attach,
-            "delegates": delegates, "state_lock_and_checks": round(attach - delegates, 1), "report": report,
-            "interpreter_and_imports": round(wall - total, 1)}
+    return {"wall": round(wall, 1), "in_daemon" if shim else "in_process": total, "resolve": resolve,
+            "attach": attach, "delegates": delegates, "state_lock_and_checks": round(attach - delegates, 1),
+            "report": report, "shim_exec_and_socket" if shim else "interpreter_and_imports": round(wall - total, 1)}
+
+
+def shim_floor(bench: Bench, conf: dict, runs: int) -> float:
+    """A shim request the daemon answers at once (its netns does not exist): the shim's exec and one
+    exchange on the socket, with no delegate, state or API work behind it."""
+    env = dict(bench.env("ADD", "none", "bench-floor"), CNI_NETNS="/var/run/netns/multus-bench-none")
+    stdin = json.dumps(bench.shim_conf(conf)).encode()
+    walls = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([bench.shim], input=stdin, capture_output=True, env=env)
+        walls.append((time.perf_counter() - start) * 1000)
+    return round(statistics.median(walls), 1)
 
 
 SCENARIOS = {"static-1": "direct-1", "static-3": "direct-3", "static-8": "direct-8", "static-8c": "direct-8",
@@ -516,7 +544,9 @@ def main() -> int:
         report["imports"] = {"VERSION": imports_profile(bench, "VERSION", bench.multus_conf(1)),
                              "DEL": imports_profile(bench, "DEL", bench.multus_conf(1))}
         report["phases"] = {"static-1": phase_split(bench, bench.multus_conf(1), 1, False),
-                            "k8s-1": phase_split(bench, bench.k8s_conf, 2, True)}
+                            "k8s-1": phase_split(bench, bench.k8s_conf, 2, True),
+                            "daemon-static-1": phase_split(bench, bench.multus_conf(1), 1, False, shim=True),
+                            "daemon-k8s-1": phase_split(bench, bench.k8s_conf, 2, True, shim=True)}
         print_report(report)
         os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
         with open(args.report, "w") as f:
