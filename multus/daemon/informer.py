@@ -126,6 +126,8 @@ class Informer:
         self.synced.set()
 
     def _watch(self) -> None:
+        if self.stopping.is_set():  # stop() came during the list: no watch for it to wake
+            return
         client = k8sclient.Client(self.creds, self.watch_seconds + 30)
         self._client = client
         self.requests += 1
