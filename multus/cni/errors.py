@@ -39,3 +39,8 @@ class CniError(Exception):
         if self.details:
             out["details"] = self.details
         return out
+
+
+def internal_error(exc: BaseException) -> CniError:
+    """An unforeseen exception as the CNI error a runtime can read: code 999, type and message."""
+    return CniError(INTERNAL, f"internal error: {type(exc).__name__}: {exc}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from multus.cni import version as ver
 from multus.cni.env import CmdArgs
-from multus.cni.errors import DECODE, INTERNAL, INVALID_CONFIG, CniError
+from multus.cni.errors import DECODE, INVALID_CONFIG, CniError, internal_error
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
@@ -89,5 +89,5 @@ def dispatch(handlers: dict[str, Handler], environ: dict[str, str], stdin: bytes
     except Exception as exc:  # the one broad catch: anything unforeseen is still a CNI error
         if on_crash:
             on_crash(exc)
-        write(stdout, CniError(INTERNAL, f"internal error: {type(exc).__name__}: {exc}").to_dict(cni_version))
+        write(stdout, internal_error(exc).to_dict(cni_version))
         return 1

@@ -12,7 +12,7 @@ import os
 
 from multus.cni import netns
 from multus.cni import result as cniresult
-from multus.cni.errors import INTERNAL, IO_FAILURE, UNKNOWN_CONTAINER, CniError
+from multus.cni.errors import INTERNAL, IO_FAILURE, UNKNOWN_CONTAINER, CniError, internal_error
 from multus.cni.runtime import CNIConfig
 from multus.core.log import redact
 from multus.core.resolve import place
@@ -299,7 +299,3 @@ class Attacher:
         """The same settings, acting on another attachment (GC)."""
         return Attacher(self.netconf, cmd, self.log, self.cni)
 
-
-def internal_error(exc: BaseException) -> CniError:
-    """An unforeseen exception as the CNI error a runtime can read: code 999, type and message."""
-    return CniError(INTERNAL, f"internal error: {type(exc).__name__}: {exc}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from multus.cni import skel
-from multus.cni.errors import CniError
+from multus.cni.errors import CniError, internal_error
 from multus.core import netconf as netconf_mod
 from multus.core.attach import Attacher, cni_config
 from multus.core.log import Logger
@@ -125,7 +125,7 @@ class MultusPlugin:
             session.close()
 
     def crashed(self, exc: BaseException) -> None:
-        self.log.error(f"internal error: {type(exc).__name__}: {exc}")
+        self.log.error(str(internal_error(exc)))
         import traceback
 
         self.log.debug("".join(traceback.format_exception(exc)).rstrip())

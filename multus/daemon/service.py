@@ -20,10 +20,10 @@ import time
 
 from multus.cni import skel
 from multus.cni.env import CmdArgs
-from multus.cni.errors import DECODE, INTERNAL, TRY_AGAIN_LATER, CniError
+from multus.cni.errors import DECODE, TRY_AGAIN_LATER, CniError, internal_error
 from multus.cni.runtime import CNIConfig
 from multus.core import netconf as netconf_mod
-from multus.core.attach import Attacher, internal_error
+from multus.core.attach import Attacher
 from multus.core.log import Logger
 from multus.core.plugin import MultusPlugin
 from multus.core.resolve import Resolver
@@ -158,8 +158,9 @@ class Daemon:
         except (ValueError, binascii.Error) as exc:
             return Answer(400, _error(DECODE, f"bad daemon request: {exc}"))
         except Exception as exc:  # a request's bug must never kill the daemon
-            self.log.error(f"{handler} {command}: {internal_error(exc)}")
-            return Answer(400, _error(INTERNAL, str(internal_error(exc))))
+            error = internal_error(exc)
+            self.log.error(f"{handler} {command}: {error}")
+            return Answer(400, _error(error.code, error.msg))
         finally:
             if self.slots is not None:
                 self.slots.release()
