@@ -20,7 +20,7 @@ from multus.cni.errors import INVALID_CONFIG, CniError
 from multus.core.attach import Attacher
 from multus.core.delegate import Delegate
 from multus.core.resolve import place
-from multus.core.state import CorruptState
+from multus.core.state import CacheEntry, CorruptState
 
 TYPE_CHECKING = False  # typing costs ~4 ms to import; the annotations need it only for checkers
 if TYPE_CHECKING:
@@ -47,14 +47,14 @@ def _valid_attachments(raw: dict) -> set[tuple[str, str]]:
 class _Stored:
     """One attachment found under cniDir, as far as GC can tell what it is."""
 
-    __slots__ = ("container_id", "ifname", "delegates", "ours", "unknown")
+    __slots__ = ("container_id", "ifname", "delegates", "entry", "unknown")
 
-    def __init__(self, container_id: str, ifname: str, delegates: list[Delegate], ours: bool,
+    def __init__(self, container_id: str, ifname: str, delegates: list[Delegate], entry: CacheEntry | None = None,
                  unknown: CniError | None = None) -> None:
         self.container_id = container_id
         self.ifname = ifname
         self.delegates = delegates
-        self.ours = ours
+        self.entry = entry  # the state as read; None when unreadable
         self.unknown = unknown  # why GC cannot tell which delegates hold it
 
 
@@ -73,13 +73,13 @@ def _survey(helper: Attacher, cluster: Cluster) -> list[_Stored]:
                 try:
                     guess = cluster(ifname)
                 except CniError as exc:
-                    found.append(_Stored(cid, ifname, [], False, exc.wrap(f"GC: cannot tell what {cid}/{ifname} "
-                                                                         f"holds")))
+                    found.append(_Stored(cid, ifname, [], unknown=exc.wrap(f"GC: cannot tell what {cid}/{ifname} "
+                                                                          f"holds")))
                     continue
                 place(guess, ifname, (), helper.netconf.devinfo_dir, cid)
-                found.append(_Stored(cid, ifname, guess, False))
+                found.append(_Stored(cid, ifname, guess))
             else:
-                found.append(_Stored(cid, ifname, entry.delegates, entry.network == helper.netconf.name))
+                found.append(_Stored(cid, ifname, entry.delegates, entry))
     return found
 
 
@@ -90,16 +90,13 @@ def gc(helper: Attacher, cluster: Cluster) -> None:
     errors: list[CniError] = []
     kept: list[_Stored] = []
     for item in _survey(helper, cluster):
-        if not item.ours or (item.container_id, item.ifname) in valid:
+        entry = item.entry
+        if entry is None or entry.network != netconf.name or (item.container_id, item.ifname) in valid:
             kept.append(item)
             continue
         log.verbose(f"GC: removing stale attachment {item.container_id}/{item.ifname}")
-        try:
-            entry = helper.store.load(item.container_id, item.ifname)
-        except (CorruptState, OSError):
-            entry = None  # the DEL below reads it again under the lock and copes the same way
-        stale = CmdArgs("DEL", item.container_id, entry.netns if entry else "", item.ifname,
-                        entry.cni_args if entry else "", cmd.path, cmd.environ, b"")
+        stale = CmdArgs("DEL", item.container_id, entry.netns, item.ifname, entry.cni_args, cmd.path, cmd.environ,
+                        b"")
         try:
             helper.for_attachment(stale).delete(functools.partial(cluster, item.ifname))
         except CniError as exc:
