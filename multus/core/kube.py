@@ -71,17 +71,12 @@ class Kube:
         while True:
             try:
                 return self.client.get(path, timeout=timeout)
-            except k8sclient.ApiError as exc:
-                if exc.status == 404:
+            except CniError as exc:  # an ApiError (the API answered) or unreachable
+                if isinstance(exc, k8sclient.ApiError) and exc.status == 404:
                     return None
                 if exc.code != TRY_AGAIN_LATER or time.monotonic() + POLL_INTERVAL > deadline:
                     raise
-                error: CniError = exc
-            except CniError as exc:
-                if exc.code != TRY_AGAIN_LATER or time.monotonic() + POLL_INTERVAL > deadline:
-                    raise
-                error = exc
-            self.log.verbose(f"pod {namespace}/{name}: {error.msg}; asking again")
+                self.log.verbose(f"pod {namespace}/{name}: {exc.msg}; asking again")
             time.sleep(POLL_INTERVAL)
 
     def nad(self, namespace: str, name: str) -> dict:

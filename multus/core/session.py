@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from multus.core.kube import Kube
     from multus.core.log import Logger
     from multus.core.netconf import NetConf
+    from multus.core.resolve import NadLookup
 
 RUNTIME_ANNOTATIONS = "io.kubernetes.cri.pod-annotations"
 # DEL without state asks the API once, briefly: a DEL must not hang on an API server that is away.
@@ -152,20 +153,19 @@ class Session:
 
     def cluster_network(self, ifname: str) -> list[Delegate]:
         """The network's own delegates, without any pod (STATUS, GC, a DEL that knows no pod)."""
-        resolver = Resolver(self.netconf, self.request_args, ifname, self.cmd.container_id, None, self._devices)
+        def resolve(nads: NadLookup | None) -> list[Delegate]:
+            return Resolver(self.netconf, self.request_args, ifname, self.cmd.container_id, nads,
+                            self._devices).resolve(None, cluster_only=True)
+
         if self.has_api and self.netconf.cluster_network and "/" not in self.netconf.cluster_network:
             try:
-                resolver = Resolver(self.netconf, self.request_args, ifname, self.cmd.container_id,
-                                    self.resolver().nads, self._devices)
-                return resolver.resolve(None, cluster_only=True)
+                return resolve(self.resolver().nads)
             except CniError as exc:
                 if self.cmd.command != "DEL":
                     raise
                 self.log.error(f"cannot look up clusterNetwork in the API ({exc.msg}); trying {self.netconf.conf_dir}")
-                resolver = Resolver(self.netconf, self.request_args, ifname, self.cmd.container_id, None,
-                                    self._devices)
         try:
-            return resolver.resolve(None, cluster_only=True)
+            return resolve(None)
         except CniError as exc:
             if self.cmd.command != "DEL":
                 raise
