@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from multus.k8s.kubeconfig import Credentials
 
 
-class ClientPool:
+class ClientPool(k8sclient.Verbs):
     """Client's interface, safe for many request threads: each call borrows an idle connection."""
 
     def __init__(self, creds: Credentials, timeout: float, size: int = 8) -> None:
@@ -45,15 +45,6 @@ class ClientPool:
                     self.idle.append(client)
                 else:
                     client.close()
-
-    def get(self, path: str, timeout: float | None = None) -> dict:
-        return self.request("GET", path, timeout=timeout)
-
-    def put(self, path: str, body: dict) -> dict:
-        return self.request("PUT", path, body)
-
-    def post(self, path: str, body: dict, timeout: float | None = None) -> dict:
-        return self.request("POST", path, body, timeout)
 
     def close(self) -> None:
         with self.lock:

@@ -84,7 +84,23 @@ def _split_server(server: str) -> tuple[bool, str, int, str]:
     return tls, host, int(port) if port else (443 if tls else 80), ("/" + prefix).rstrip("/")
 
 
-class Client:
+class Verbs:
+    """GET, PUT and POST in terms of `request`: one Client, or the daemon's pool of them."""
+
+    def request(self, method: str, path: str, body: dict | None = None, timeout: float | None = None) -> dict:
+        raise NotImplementedError
+
+    def get(self, path: str, timeout: float | None = None) -> dict:
+        return self.request("GET", path, timeout=timeout)
+
+    def put(self, path: str, body: dict) -> dict:
+        return self.request("PUT", path, body)
+
+    def post(self, path: str, body: dict, timeout: float | None = None) -> dict:
+        return self.request("POST", path, body, timeout=timeout)
+
+
+class Client(Verbs):
     """GET/PUT/POST of JSON objects. `calls` counts requests (the benchmark and tests report it)."""
 
     def __init__(self, creds: Credentials, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -139,15 +155,6 @@ class Client:
                 self.conn.timeout = usual
                 if self.conn.sock is not None:
                     self.conn.sock.settimeout(usual)
-
-    def get(self, path: str, timeout: float | None = None) -> dict:
-        return self.request("GET", path, timeout=timeout)
-
-    def put(self, path: str, body: dict) -> dict:
-        return self.request("PUT", path, body)
-
-    def post(self, path: str, body: dict, timeout: float | None = None) -> dict:
-        return self.request("POST", path, body, timeout=timeout)
 
 
 def error_of(method: str, path: str, status: int, body: bytes) -> ApiError:
