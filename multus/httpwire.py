@@ -148,8 +148,6 @@ class Connection:
                 pass
 
     def _send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> None:
-        if self.sock is None:
-            self.sock = self._connect()
         host = self.host if self.unix_path == "" else "localhost"
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}" + (f":{self.port}" if self.port else "")]
         lines += [f"{k}: {v}" for k, v in headers.items()]
@@ -157,6 +155,8 @@ class Connection:
             raise ValueError(f"refusing to send {method} {path!r}: CR, LF or a space in the request head")
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body or b'')}")
+        if self.sock is None:
+            self.sock = self._connect()
         self.sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + (body or b""))
 
     def _fill(self) -> bool:
