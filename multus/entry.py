@@ -12,9 +12,14 @@ SHIM_NAME = "multus-shim"
 HELPER_FLAG = "--cni-helper"  # multus.helpers.HELPER_FLAG, repeated so the shim need not import helpers
 
 
+def _lost_its_command() -> bool:
+    """A runtime's call (runtimes pass no arguments, always some CNI_*) whose CNI_COMMAND is missing."""
+    return len(sys.argv) == 1 and any(k.startswith("CNI_") for k in os.environ)
+
+
 def main() -> int:
     command = os.environ.get("CNI_COMMAND")
-    if command == "VERSION":
+    if command == "VERSION" or not command and _lost_its_command():  # the latter: CNI's error, not usage text
         from multus.cni.skel import dispatch
 
         return dispatch({}, dict(os.environ), b"", sys.stdout.buffer)
@@ -35,11 +40,6 @@ def main() -> int:
         from multus.core.plugin import run
 
         return run(dict(os.environ), stdin, sys.stdout.buffer, self_command=self_command(sys.argv))
-    if len(sys.argv) == 1 and any(k.startswith("CNI_") for k in os.environ):
-        # A runtime's call (runtimes pass no arguments) that lost CNI_COMMAND: answer in CNI, not with usage text.
-        from multus.cni.skel import dispatch
-
-        return dispatch({}, dict(os.environ), b"", sys.stdout.buffer)
     from multus.cli.main import cli
 
     return cli()
@@ -53,7 +53,7 @@ def run() -> int:
     skipped. The CLI and the daemon (click commands) exit the ordinary way.
     """
     code = main()
-    if os.environ.get("CNI_COMMAND") or any(k.startswith("CNI_") for k in os.environ) and len(sys.argv) == 1:
+    if os.environ.get("CNI_COMMAND") or _lost_its_command():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
