@@ -5,17 +5,14 @@ from __future__ import annotations
 import os
 import threading
 
-from multus.cni import conffiles
 from multus.cni.errors import CniError
 from multus.fileutil import write_atomic
 from multus.node.confgen import (
-    NETWORK_NAME,
     PASS_THROUGH,
     digest,
-    generate,
     primary_file,
+    regenerate,
     remove_generated,
-    write_generated,
 )
 
 TYPE_CHECKING = False
@@ -67,14 +64,10 @@ class ShimConfigKeeper:
         primary = primary_file(config.autoconfig_dir, config.master_cni)
         if primary is None:
             return
-        current = digest(primary)
-        if current == self.seen:
-            return
         options = {k: v for k, v in config.raw.items() if k in PASS_THROUGH}
         options.setdefault("daemonSocketDir", config.socket_dir)
-        conf = conffiles.load_file(primary)
-        name = str(conf.get("name") or NETWORK_NAME) if config.raw.get("overrideNetworkName") is True else NETWORK_NAME
-        filename, doc = generate(primary, conf, "thick", options, str(config.raw.get("forceCNIVersion") or ""), name)
-        write_generated(config.cni_config_dir, filename, doc)
-        self.seen = current
-        self.log.verbose(f"generated {filename} from {primary}")
+        self.seen, written = regenerate(primary, self.seen, config.cni_config_dir, "thick", options,
+                                        str(config.raw.get("forceCNIVersion") or ""),
+                                        own_name=config.raw.get("overrideNetworkName") is True)
+        if written is not None:
+            self.log.verbose(f"generated {written} from {primary}")

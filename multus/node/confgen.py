@@ -77,21 +77,31 @@ def write_generated(conf_dir: str, filename: str, doc: dict) -> str:
     makedirs_private(conf_dir)
     path = os.path.join(conf_dir, filename)
     write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode())
-    for other in (f"{GENERATED_PREFIX}.conf", f"{GENERATED_PREFIX}.conflist"):
-        if other != filename:
-            try:
-                os.unlink(os.path.join(conf_dir, other))
-            except FileNotFoundError:
-                pass
+    remove_generated(conf_dir, keep=filename)
     return path
 
 
-def remove_generated(conf_dir: str) -> None:
-    for other in (f"{GENERATED_PREFIX}.conf", f"{GENERATED_PREFIX}.conflist"):
-        try:
-            os.unlink(os.path.join(conf_dir, other))
-        except FileNotFoundError:
-            pass
+def remove_generated(conf_dir: str, keep: str = "") -> None:
+    for name in (f"{GENERATED_PREFIX}.conf", f"{GENERATED_PREFIX}.conflist"):
+        if name != keep:
+            try:
+                os.unlink(os.path.join(conf_dir, name))
+            except FileNotFoundError:
+                pass
+
+
+def regenerate(primary: str, seen: str | None, conf_dir: str, kind: str, options: dict, cni_version: str = "",
+               primary_as: str = "", own_name: bool = False) -> tuple[str, str | None]:
+    """The primary's digest, and the config generated from it into `conf_dir` (None: the primary is
+    unchanged since the digest `seen`). `primary_as`: the primary's path as the runtime sees it;
+    `own_name`: the generated network takes the primary's name (upstream's overrideNetworkName)."""
+    current = digest(primary)
+    if current == seen:
+        return current, None
+    conf = conffiles.load_file(primary)
+    name = str(conf.get("name") or NETWORK_NAME) if own_name else NETWORK_NAME
+    filename, doc = generate(primary_as or primary, conf, kind, options, cni_version, name)
+    return current, write_generated(conf_dir, filename, doc)
 
 
 def digest(path: str) -> str:

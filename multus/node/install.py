@@ -16,7 +16,6 @@ import re
 import shutil
 import threading
 
-from multus.cni import conffiles
 from multus.cni.errors import CniError
 from multus.fileutil import makedirs_private, temp_name, write_atomic
 from multus.k8s.kubeconfig import SERVICE_ACCOUNT_DIR
@@ -174,15 +173,11 @@ class Installer:
         primary = confgen.primary_file(conf_dir, self.o.get("primary", ""))
         if primary is None:
             raise InstallError(f"no primary CNI config in {conf_dir} (waiting for the cluster network to install one)")
-        current = confgen.digest(primary)
-        if self.seen.get("primary") == current:
-            return False
-        conf = conffiles.load_file(primary)
         host_primary = os.path.join(self.o["cni_conf_dir"], os.path.basename(primary))
-        filename, doc = confgen.generate(host_primary, conf, self.o["kind"], self.options(),
-                                         self.o.get("cni_version", ""))
-        written = confgen.write_generated(conf_dir, filename, doc)
-        self.seen["primary"] = current
+        self.seen["primary"], written = confgen.regenerate(primary, self.seen.get("primary"), conf_dir, self.o["kind"],
+                                                           self.options(), self.o.get("cni_version", ""), host_primary)
+        if written is None:
+            return False
         self.emit(f"generated {written} from {primary}")
         return True
 
