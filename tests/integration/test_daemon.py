@@ -18,7 +18,19 @@ def node(cluster, daemon, networks, *objects, **daemon_keys):
     proc = daemon(kubeconfig=str(api.kubeconfig()), cniDir=str(networks.state_dir), **daemon_keys)
     shim = proc.shim_config(clusterNetwork=str(cluster.cluster_file), kubeconfig=str(api.kubeconfig()),
                             cniDir=str(networks.state_dir))
+    watching(api)
     return api, proc, shim
+
+
+def watching(api):
+    """Until each informer has a watch open after its latest list: /readyz turns 200 after the lists,
+    and a watch request logged a moment later would otherwise land among the requests a test counts
+    for one ADD."""
+    def opened(path):
+        kinds = ["watch" if "watch=1" in r["query"] else "list" for r in api.requests() if r["path"] == path]
+        return "list" in kinds and "watch" in kinds[len(kinds) - kinds[::-1].index("list"):]
+
+    wait_for(lambda: opened("/api/v1/pods") and opened("/apis/k8s.cni.cncf.io/v1/network-attachment-definitions"))
 
 
 def calls(api, since):
@@ -173,6 +185,7 @@ def test_watch_cut_and_resumed_410_relists_and_a_changed_nad_is_used(cluster, da
     api.knobs(expire_history=True, end_watches=True)  # resuming now gets 410: the daemon lists again
     api.create(pod("p3", annotations={NETWORKS: "mv"}))
     wait_for(lambda: sum(1 for r in api.requests() if r["path"] == "/api/v1/pods" and "watch" not in r["query"]) >= 2)
+    watching(api)
     mark = api.mark()
     assert proc.shim("ADD", shim, **pod_env(third, "p3")).code == 0
     assert [c for c in calls(api, mark) if c[1] != "events"] == [("PUT", "status")], "p3 came from the relisted cache"
