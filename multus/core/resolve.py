@@ -158,27 +158,11 @@ class Resolver:
             caps["portMappings"] = selection.port_mappings
         if selection.bandwidth is not None:
             caps["bandwidth"] = selection.bandwidth
-        if selection.ips:
-            caps["ips"] = selection.ips
-        if selection.mac:
-            caps["mac"] = selection.mac
         if selection.infiniband_guid:
             caps["infinibandGUID"] = selection.infiniband_guid
-        extra = [("MAC", selection.mac)] if selection.mac else []
-        if selection.ips:
-            extra.append(("IP", ",".join(selection.ips)))
-        if extra:
-            pairs = cniargs.parse(delegate.args, strict=False) + extra
-            delegate.args = cniargs.format_pairs(pairs)
+        request_addresses(delegate, selection.ips, selection.mac)
         if selection.cni_args:
-            for plugin in delegate.conf.get("plugins", [delegate.conf]):
-                args = plugin.setdefault("args", {})
-                if not isinstance(args, dict):
-                    raise _fail(f"network {selection.key}: its config's 'args' is not an object")
-                cni = args.setdefault("cni", {})
-                if not isinstance(cni, dict):
-                    raise _fail(f"network {selection.key}: its config's 'args.cni' is not an object")
-                cni.update(selection.cni_args)
+            merge_cni_args(delegate, selection.cni_args, selection.key)
         delegate.gateways = selection.default_route
 
     def _attach_device(self, delegate: Delegate, selection: Selection, resource: str) -> None:
@@ -271,6 +255,32 @@ class Resolver:
                 by_family[family] = delegate
         for delegate in delegates:
             delegate.filter_families = sorted(by_family)
+
+
+def request_addresses(delegate: Delegate, ips: list[str], mac: str) -> None:
+    """A network's own addresses and MAC, both ways plugins read them: capability args and CNI_ARGS IP=/MAC=."""
+    if ips:
+        delegate.runtime_config["ips"] = ips
+    if mac:
+        delegate.runtime_config["mac"] = mac
+    extra = [("MAC", mac)] if mac else []
+    if ips:
+        extra.append(("IP", ",".join(ips)))
+    if extra:
+        delegate.args = cniargs.format_pairs(cniargs.parse(delegate.args, strict=False) + extra)
+
+
+def merge_cni_args(delegate: Delegate, cni_args: dict, label: str) -> None:
+    """`cni-args` into each plugin's `args.cni` (upstream's merge: the request's keys win)."""
+    for plugin in delegate.conf.get("plugins", [delegate.conf]):
+        args = plugin.setdefault("args", {})
+        if not isinstance(args, dict):
+            raise _fail(f"network {label}: its config's 'args' is not an object")
+        cni = args.setdefault("cni", {})
+        if not isinstance(cni, dict):
+            raise _fail(f"network {label}: its config's 'args.cni' is not an object")
+        cni.update(cni_args)
+
 
 def static_delegates(netconf: NetConf, runtime_ifname: str, request_args: str = "") -> list[Delegate]:
     """The static list alone (no API, no pod): what STATUS, GC and a DEL without state fall back to."""

@@ -26,7 +26,7 @@ from multus.core import netconf as netconf_mod
 from multus.core.attach import Attacher
 from multus.core.log import Logger
 from multus.core.plugin import MultusPlugin
-from multus.core.resolve import Resolver
+from multus.core.resolve import MASTER_ONLY_ARGS, Resolver, merge_cni_args, request_addresses
 from multus.daemon.kubecache import CachedKube, ClientPool, EventSender
 from multus.daemon.metrics import Metrics
 from multus.helpers import builtin_commands
@@ -225,22 +225,11 @@ def _apply_attributes(delegate, attributes: dict, args: str) -> None:
     """Upstream's interfaceAttributes: ips, mac, cni-args for the hot-plugged network."""
     from multus.cni import args as cniargs
 
-    delegate.args = cniargs.for_delegates(cniargs.without(args, ("IP", "MAC")), strict=False)
-    ips, mac = attributes.get("ips") or [], attributes.get("mac") or ""
-    if ips:
-        delegate.runtime_config["ips"] = list(ips)
-    if mac:
-        delegate.runtime_config["mac"] = mac
-    extra = cniargs.parse(delegate.args, strict=False)
-    if mac:
-        extra.append(("MAC", mac))
-    if ips:
-        extra.append(("IP", ",".join(str(ip) for ip in ips)))
-    delegate.args = cniargs.format_pairs(extra)
+    delegate.args = cniargs.for_delegates(cniargs.without(args, MASTER_ONLY_ARGS), strict=False)
+    request_addresses(delegate, [str(ip) for ip in attributes.get("ips") or []], attributes.get("mac") or "")
     cni_args = attributes.get("cni-args") or attributes.get("cniArgs")
     if isinstance(cni_args, dict):
-        for plugin in delegate.conf.get("plugins", [delegate.conf]):
-            plugin.setdefault("args", {}).setdefault("cni", {}).update(cni_args)
+        merge_cni_args(delegate, cni_args, delegate.name)
 
 
 def node_name(environ: dict[str, str]) -> str:
