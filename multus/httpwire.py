@@ -4,10 +4,9 @@ Why not http.client: importing it (email.parser and friends) costs ~22 ms, more 
 reference plugin run, on every exec that talks to the API server; and the shim must stay
 small. This speaks exactly what the API server and the daemon speak: Content-Length and
 chunked bodies, keep-alive, and line streams (watch). Sockets and TLS come from the C modules
-(`_socket`, `_ssl`): `socket` and `ssl` cost ~11 and ~25 ms to import on the reference VM.
+(`_socket`, `_ssl`): `socket` and `ssl` cost ~11 and ~25 ms to import on the reference VM. No
+`from __future__` either: the shim imports this module on every exec.
 """
-
-from __future__ import annotations
 
 import _socket
 
@@ -255,7 +254,7 @@ class Connection:
             return Response(status, reason, head, data)
         raise AssertionError("unreachable")
 
-    def stream_lines(self, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[Response, Iterator[bytes]]:
+    def stream_lines(self, method: str, path: str, headers: dict[str, str] | None = None) -> "tuple[Response, Iterator[bytes]]":
         """A response whose body is a stream of lines (a watch): the head now, then each line as it comes."""
         self._send(method, path, headers or {}, None)
         status, reason, head = self._head()
@@ -265,7 +264,7 @@ class Connection:
             return response, iter(())
         return response, self._lines(head)
 
-    def _lines(self, head: dict[str, str]) -> Iterator[bytes]:
+    def _lines(self, head: dict[str, str]) -> "Iterator[bytes]":
         chunked = "chunked" in head.get("transfer-encoding", "").lower()
         pending = b""
         try:

@@ -8,11 +8,8 @@ the same code and the same state directory as the thin plugin, so pods still sta
 still cleans up; set `"daemonFallback": false` to get error 11 (try again later) instead. A request
 the daemon took but never answered (it died mid-request) is neither resent nor run here: it may
 have been acted on, so the answer is error 11 and the runtime's retry (or DEL) takes it from there.
+Like multus.entry, it imports neither `os` nor `__future__` on the forwarding path (~2 ms of each exec).
 """
-
-from __future__ import annotations
-
-import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,7 +38,7 @@ def _field(doc: bytes, key: str) -> int:
     return i
 
 
-def string_field(doc: bytes, key: str) -> str | None:
+def string_field(doc: bytes, key: str) -> "str | None":
     i = _field(doc, key)
     if i < 0 or i >= len(doc) or doc[i] != ord('"'):
         return None
@@ -59,7 +56,7 @@ def string_field(doc: bytes, key: str) -> str | None:
     return None
 
 
-def bool_field(doc: bytes, key: str) -> bool | None:
+def bool_field(doc: bytes, key: str) -> "bool | None":
     i = _field(doc, key)
     if i < 0:
         return None
@@ -108,9 +105,9 @@ def forward(socket_path: str, body: bytes) -> tuple[int, bytes]:
         conn.close()
 
 
-def run(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO, argv: list[str]) -> int:
+def run(environ: dict[str, str], stdin: bytes, stdout: "BinaryIO", stderr: "TextIO", argv: list[str]) -> int:
     socket_dir = string_field(stdin, "daemonSocketDir") or DEFAULT_SOCKET_DIR
-    socket_path = os.path.join(socket_dir, SOCKET_NAME)
+    socket_path = socket_dir.rstrip("/") + "/" + SOCKET_NAME
     try:
         status, body = forward(socket_path, request_body(environ, stdin))
         why = f"answered {status}: {body[:200].decode(errors='replace').strip()}"
@@ -126,7 +123,7 @@ def run(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO,
     return fallback(environ, stdin, stdout, stderr, argv, f"the daemon at {socket_path} {why}")
 
 
-def _fail(stdin: bytes, stdout: BinaryIO, why: str) -> int:
+def _fail(stdin: bytes, stdout: "BinaryIO", why: str) -> int:
     """Error 11 (try again later) in the request's own version."""
     from multus.cni import skel
     from multus.cni.errors import TRY_AGAIN_LATER, CniError
@@ -136,10 +133,11 @@ def _fail(stdin: bytes, stdout: BinaryIO, why: str) -> int:
     return 1
 
 
-def fallback(environ: dict[str, str], stdin: bytes, stdout: BinaryIO, stderr: TextIO, argv: list[str],
+def fallback(environ: dict[str, str], stdin: bytes, stdout: "BinaryIO", stderr: "TextIO", argv: list[str],
              why: str) -> int:
     """The thin plugin's own path, with the shim config (overlaid with the daemon's config file if named)."""
     import json
+    import os
 
     from multus.cni.errors import CniError
 

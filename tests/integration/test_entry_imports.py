@@ -64,3 +64,56 @@ def test_kubernetes_path_imports_no_yaml_and_no_http_client(tmp_path, fake_api, 
     assert loaded(seen["modules"], NEVER + ("ssl", "socket", "json", "re", "contextlib")) == []
     assert "_ssl" in seen["modules"] and "multus.k8s.client" in seen["modules"], "TLS straight on _ssl"
     assert probe("DEL", conf, "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p")["code"] == 0
+
+
+SHIM_PROBE = """
+import posix, sys
+before = set(sys.modules)
+sys.path.insert(0, posix.environ[b'PROBE_REPO'].decode())
+sys.argv = ['/opt/cni/bin/multus-shim']
+from multus import entry
+code = entry.main()
+sys.stdout.flush()
+sys.stderr.write('\\nIMPORTS ' + repr({'new': sorted(set(sys.modules) - before), 'code': code}))
+"""
+SHIM_ONLY = {"multus", "multus.entry", "multus.shim", "multus.httpwire", "_socket", "binascii"}
+RESULT = b'{"cniVersion":"1.0.0","interfaces":[]}'
+
+
+def test_shim_forwarding_imports_only_itself_and_the_wire(tmp_path):
+    """Not even `os` (~2 ms of each exec): the shim's whole cost should be the interpreter's start."""
+    import socket
+    import threading
+
+    path = str(tmp_path / "multus.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(1)
+    seen = []
+
+    def answer():
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                data += conn.recv(65536)
+            seen.append(data)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(RESULT), RESULT))
+
+    worker = threading.Thread(target=answer, daemon=True)
+    worker.start()
+    conf = {"cniVersion": "1.0.0", "name": "n", "type": "multus-shim", "daemonSocketDir": str(tmp_path),
+            "daemonFallback": False}
+    env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "imp", "CNI_NETNS": "/proc/self/ns/net", "CNI_IFNAME": "eth0",
+           "CNI_PATH": "/usr/lib/cni", "PROBE_REPO": str(REPO)}
+    try:
+        proc = subprocess.run([sys.executable, "-sSE", "-c", SHIM_PROBE], env=env, input=json.dumps(conf).encode(),
+                              capture_output=True, check=True, timeout=30)
+    finally:
+        worker.join(10)
+        server.close()
+    seen_imports = ast.literal_eval(proc.stderr.decode().rsplit("IMPORTS", 1)[1].strip())
+    assert seen and b"POST /cni" in seen[0], "the request reached the socket"
+    assert proc.stdout == RESULT, "stdout is the daemon's bytes"
+    assert seen_imports["code"] == 0
+    assert set(seen_imports["new"]) <= SHIM_ONLY, sorted(set(seen_imports["new"]) - SHIM_ONLY)
