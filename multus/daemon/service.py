@@ -80,7 +80,7 @@ class Daemon:
         from multus.daemon.informer import Informer, trim_nad, trim_pod
 
         self.pool = ClientPool(self.creds, 10.0)
-        self.events = EventSender(self.pool, self.log)
+        self.events = EventSender(self.pool, self.log, wait_idle=self.drain)
         selector = f"spec.nodeName={self.node}" if self.node else ""
         self.pods = Informer("pods", self.creds, "/api/v1/pods", self.log, trim_pod, selector)
         self.nads = Informer("network-attachment-definitions", self.creds,
