@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from multus.cni import skel
-from multus.cni.errors import CniError, internal_error
+from multus.cni.errors import internal_error
 from multus.core import netconf as netconf_mod
 from multus.core.attach import Attacher, cni_config
 from multus.core.log import Logger
@@ -74,23 +74,25 @@ class MultusPlugin:
             wait_for_readiness(session.netconf)
             delegates = session.for_add()
             resolved = time.perf_counter()
-            result = attacher.add(delegates)
-            attached = time.perf_counter()
-            try:
-                session.report(delegates)
-                if self.log.enabled("verbose"):
-                    done = time.perf_counter()
-                    ms = lambda a, b: f"{(b - a) * 1000:.1f}"  # noqa: E731
-                    self.log.verbose(f"ADD took {ms(started, done)} ms: resolve {ms(started, resolved)}, attach "
-                                     f"{ms(resolved, attached)} (delegates {attacher.delegate_seconds * 1000:.1f}), "
-                                     f"report {ms(attached, done)}")
-            except BaseException:
-                self.log.error("network-status could not be written: undoing the ADD")
+            report_seconds = [0.0]
+
+            def report() -> None:
+                begun = time.perf_counter()
                 try:
-                    attacher.delete(lambda: delegates)
-                except CniError as undo:
-                    self.log.error(f"undoing the ADD failed: {undo}")
-                raise
+                    session.report(delegates)
+                except BaseException:
+                    self.log.error("network-status could not be written: undoing the ADD")
+                    raise
+                finally:
+                    report_seconds[0] = time.perf_counter() - begun
+
+            result = attacher.add(delegates, report if session.reports else None)
+            if self.log.enabled("verbose"):
+                done = time.perf_counter()
+                attach = (done - resolved - report_seconds[0]) * 1000
+                self.log.verbose(f"ADD took {(done - started) * 1000:.1f} ms: resolve {(resolved - started) * 1000:.1f}, "
+                                 f"attach {attach:.1f} (delegates {attacher.delegate_seconds * 1000:.1f}), "
+                                 f"report {report_seconds[0] * 1000:.1f}")
             return result
         finally:
             session.close()

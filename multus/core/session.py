@@ -173,6 +173,11 @@ class Session:
             return []
 
     # --- after a successful ADD ---------------------------------------------------------------
+    @property
+    def reports(self) -> bool:
+        """Whether `report` has anything to do: a pod to write network-status to (or to say why not)."""
+        return self.pod is not None
+
     def report(self, delegates: list[Delegate]) -> None:
         """network-status (the write must succeed, or the ADD fails) and events (best effort)."""
         kube, pod = self.kube, self.pod_obj

@@ -318,3 +318,24 @@ def test_gc_with_an_unreadable_state_and_the_api_down_still_removes_the_stale_on
     for ns in (broken, keep):
         assert run_inprocess("DEL", conf, **attach_env(ns, cid=ns)).code == 0
     assert reservations(networks.ipam_dir) == []
+
+
+def test_a_failed_results_update_beside_the_status_write_rolls_the_add_back(cluster, netns, networks, monkeypatch):
+    """The results update runs in its own thread while network-status is written: its failure still fails the ADD."""
+    from multus.core import state
+
+    real_save = state.StateStore.save
+
+    def save(self, entry, update=False):
+        if update:
+            raise OSError(28, "No space left on device")
+        return real_save(self, entry, update)
+
+    monkeypatch.setattr(state.StateStore, "save", save)
+    api = cluster.start(pod("p1", annotations={NETWORKS: "mv"}), nad("mv", config=cluster.macvlan()))
+    added = run_inprocess("ADD", cluster.multus(), **pod_env(netns))
+    assert (added.code, added.json["code"]) == (1, 5), added
+    assert "No space left on device" in added.json["msg"]
+    assert links_in(netns) == ["lo"] and reservations(networks.ipam_dir) == []
+    assert not list(networks.state_dir.rglob("*.json"))
+    assert [r["method"] for r in api.requests() if r["path"].endswith("/status")] == ["PUT"], "written beside it"
