@@ -1,10 +1,11 @@
 """Attachment state under `cniDir`, so DEL and CHECK never depend on the config still matching.
 
 Layout: `<cniDir>/attachments/<containerID>/<ifname>.json`, one file per multus attachment
-(the runtime's CNI_IFNAME), and `<cniDir>/locks/<containerID>` serializing work on one
-container. Upstream keys by container ID alone, so a second multus network in the same
-container overwrote the first one's state; per-attachment files keep them apart.
-Directories are 0700, files 0600, every write is temp + fsync + rename.
+(the runtime's CNI_IFNAME), written once and durable before the first delegate runs;
+`<ifname>.result` beside it, each delegate's result, written once they all succeeded; and
+`<cniDir>/locks/<containerID>` serializing work on one container. Upstream keys by container
+ID alone, so a second multus network in the same container overwrote the first one's state;
+per-attachment files keep them apart. Directories are 0700, files 0600.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 from multus import jsonlite
 from multus.cni.errors import IO_FAILURE, CniError
 from multus.core.delegate import Delegate
-from multus.fileutil import makedirs_private, sweep_temp_files, write_atomic
+from multus.fileutil import makedirs_private, sweep_temp_files, write_atomic, write_new
 
 KIND = "multusAttachmentV1"
 
@@ -129,27 +130,60 @@ class StateStore:
         except FileNotFoundError:
             return None
         try:
-            return CacheEntry.from_json(jsonlite.loads(data))
+            entry = CacheEntry.from_json(jsonlite.loads(data))
         except (ValueError, RecursionError) as exc:
             raise CorruptState(f"{self.path(container_id, ifname)}: {exc}") from None
+        results = self._load_results(container_id, ifname)
+        if isinstance(results, list) and len(results) == len(entry.delegates) and \
+                all(r is None or isinstance(r, dict) for r in results):
+            for delegate, result in zip(entry.delegates, results, strict=True):
+                delegate.result = result
+        return entry
+
+    def _results_path(self, container_id: str, ifname: str) -> str:
+        return os.path.join(self._container_dir(container_id), f"{ifname}.result")
+
+    def _load_results(self, container_id: str, ifname: str) -> object:
+        """The results file's list, or None when it is missing or unusable: then only results are
+        lost (DEL runs without prevResult), never the attachment."""
+        try:
+            with open(self._results_path(container_id, ifname), "rb") as f:
+                return jsonlite.loads(f.read())
+        except (OSError, ValueError, RecursionError):
+            return None
 
     def save(self, entry: CacheEntry, update: bool = False) -> None:
-        """`update`: the entry's first version is durable already (written before the first delegate
-        ran), so losing this one in a power cut only loses results (DEL then runs without
-        prevResult): it is written without fsync."""
-        directory = self._container_dir(entry.container_id)
-        makedirs_private(directory)
-        payload = jsonlite.dumps(entry.to_json()).encode()
-        write_atomic(self.path(entry.container_id, entry.ifname), payload, durable=not update)
+        """The first version (before the first delegate runs) is a new file, durable on return.
 
-    def remove(self, container_id: str, ifname: str) -> None:
-        """Raises OSError when the disk refuses (read-only): the caller decides whether that matters."""
-        self.forget_processes(container_id, ifname)
-        self.sweep_temp_files(container_id, ifname)
+        `update`: the delegates' results, once all succeeded, in a file of their own without fsync:
+        the first version is durable already, so losing this one in a power cut only loses results.
+        Replacing the first file instead (rename over it) cost ~0.55 ms more per ADD on the
+        reference VM: ext4 flushes a file that replaces another (auto_da_alloc).
+        """
+        cid, ifname = entry.container_id, entry.ifname
+        if update:
+            payload = jsonlite.dumps([d.result for d in entry.delegates]).encode()
+            write_atomic(self._results_path(cid, ifname), payload, durable=False)
+            return
+        makedirs_private(self._container_dir(cid))
+        self._unlink(self._results_path(cid, ifname))  # no results may predate their attachment
+        write_new(self.path(cid, ifname), jsonlite.dumps(entry.to_json()).encode())
+
+    @staticmethod
+    def _unlink(path: str) -> None:
         try:
-            os.unlink(self.path(container_id, ifname))
+            os.unlink(path)
         except FileNotFoundError:
             pass
+
+    def remove(self, container_id: str, ifname: str) -> None:
+        """Raises OSError when the disk refuses (read-only): the caller decides whether that matters.
+
+        Results go first, so none outlives its attachment's state."""
+        self.forget_processes(container_id, ifname)
+        self.sweep_temp_files(container_id, ifname)
+        self._unlink(self._results_path(container_id, ifname))
+        self._unlink(self.path(container_id, ifname))
         try:
             os.rmdir(self._container_dir(container_id))
         except OSError:
@@ -158,8 +192,12 @@ class StateStore:
     def sweep_temp_files(self, container_id: str, ifname: str | None = None,
                          older_than: float | None = None) -> list[str]:
         """Temp files of killed writers: one attachment's (DEL), or a container's old ones (GC)."""
-        prefix = f"{ifname}.json" if ifname is not None else ""
-        return sweep_temp_files(self._container_dir(container_id), prefix, older_than)
+        directory = self._container_dir(container_id)
+        if ifname is None:
+            return sweep_temp_files(directory, "", older_than)
+        # The results file's temp, and a state temp an older multus (temp + rename) may have left.
+        return [path for prefix in (f"{ifname}.result", f"{ifname}.json")
+                for path in sweep_temp_files(directory, prefix, older_than)]
 
     def _processes_path(self, container_id: str, ifname: str) -> str:
         return os.path.join(self._container_dir(container_id), f"{ifname}.pids")

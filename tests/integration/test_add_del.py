@@ -172,7 +172,11 @@ def test_state_is_private_and_written_before_delegates_run(netns, networks):
         assert state.parent.stat().st_mode & 0o777 == 0o700
         stored = json.loads(state.read_text())
         assert [d["ifname"] for d in stored["delegates"]] == ["eth0", "net1", "net2"]
-        assert all(d["result"] for d in stored["delegates"])
+        # Written before any delegate ran, so without results; those are in a file of their own.
+        assert [d["result"] for d in stored["delegates"]] == [None, None, None]
+        results = state.with_name("eth0.result")
+        assert results.stat().st_mode & 0o777 == 0o600
+        assert [r["cniVersion"] and bool(r["ips"]) for r in json.loads(results.read_text())] == [True] * 3
     finally:
         assert run_inprocess("DEL", conf, **env).code == 0
 

@@ -181,9 +181,9 @@ def test_del_succeeds_on_a_read_only_cache_disk_and_a_later_del_clears_the_state
 
 
 KILLER = """
-import os, signal, sys
+import os, signal, stat, sys
 sys.path.insert(0, os.environ.pop("KILL_REPO"))
-point, renames = os.environ.pop("KILL_POINT"), []
+point, renames, fsyncs = os.environ.pop("KILL_POINT"), [], []
 real_rename, real_fsync = os.rename, os.fsync
 
 def die():
@@ -191,16 +191,18 @@ def die():
 
 def rename(src, dst):
     renames.append(dst)
-    # temp-written: the first state file's temp is complete, not yet renamed;
-    # results-update: every delegate ran, the update's temp is complete, not yet renamed.
-    if (point, len(renames)) in (("temp-written", 1), ("results-update", 2)):
-        die()
+    if point == "results-update" and len(renames) == 1:
+        die()  # every delegate ran; the results file's temp is complete, not yet renamed
     return real_rename(src, dst)
 
 def fsync(fd):
+    is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+    if point == "written" and not is_dir and not fsyncs:
+        die()  # the state file is written in place, not yet durable; no delegate ran
+    fsyncs.append(fd)
     real_fsync(fd)
-    if point == "renamed" and renames and os.path.isdir(f"/proc/self/fd/{fd}"):
-        die()  # the first state file is renamed into place; no delegate ran yet
+    if point == "durable" and is_dir:
+        die()  # the state file is durable; no delegate ran yet
 
 os.rename, os.fsync = rename, fsync
 from multus import entry
@@ -208,7 +210,7 @@ sys.exit(entry.main())
 """
 
 
-@pytest.mark.parametrize("point", ["temp-written", "renamed", "results-update"])
+@pytest.mark.parametrize("point", ["written", "durable", "results-update"])
 def test_sigkill_at_each_write_of_add_then_del_leaves_no_file(netns, networks, point):
     import sys
 
