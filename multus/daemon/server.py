@@ -58,8 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(413, b'{"msg":"request too large"}')
             body = self.rfile.read(length)
             raw = self.headers.get(RAW_HEADER, "") == "1"
-            answer = self.daemon.handle(path[1:], body, raw)
-            return self._send(answer.status, answer.body)
+            return self.daemon.handle(path[1:], body, raw, lambda answer: self._send(answer.status, answer.body))
         return self._send(404, b'{"msg":"not found"}')
 
     def do_GET(self) -> None:

@@ -33,6 +33,8 @@ from multus.helpers import builtin_commands
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from multus.core.kube import Kube
     from multus.core.netconf import NetConf
     from multus.daemon.config import DaemonConfig
@@ -134,15 +136,35 @@ class Daemon:
                 self.inflight_lock.wait(deadline - time.monotonic())
             return self.inflight == 0
 
-    def handle(self, handler: str, body: bytes, raw_result: bool) -> Answer:
-        """One request on `/cni` or `/delegate`, guarded: nothing in it can take the daemon down."""
+    def handle(self, handler: str, body: bytes, raw_result: bool, respond: Callable[[Answer], None]) -> None:
+        """One request on `/cni` or `/delegate`, guarded: nothing in it can take the daemon down.
+
+        It counts as in flight until `respond` has sent its answer: SIGTERM drains whole answers,
+        and the event sender, which waits until no request is in flight, leaves the answer's write alone.
+        """
         if not self.ready or not self._enter():
             why = "stopping" if self.stopping.is_set() else "waiting for its caches to sync"
-            return Answer(503, _error(TRY_AGAIN_LATER, f"multus daemon is {why}"))
+            respond(Answer(503, _error(TRY_AGAIN_LATER, f"multus daemon is {why}")))
+            return
         started = time.monotonic()
         command, outcome = "?", "error"
-        if self.slots is not None:
-            self.slots.acquire()
+        try:
+            if self.slots is not None:
+                self.slots.acquire()
+            try:
+                command, answer = self._answer(handler, body, raw_result)
+            finally:
+                if self.slots is not None:
+                    self.slots.release()
+            outcome = "ok" if answer.status == 200 else "error"
+            respond(answer)
+        finally:
+            self.metrics.observe(handler, command, outcome, time.monotonic() - started)
+            self._leave()
+
+    def _answer(self, handler: str, body: bytes, raw_result: bool) -> tuple[str, Answer]:
+        """The request's CNI command and its answer; every failure is an answer too."""
+        command = "?"
         try:
             request = json.loads(body)
             if not isinstance(request, dict) or not isinstance(request.get("env"), dict):
@@ -151,21 +173,15 @@ class Daemon:
             command = env.get("CNI_COMMAND", "?")
             config = base64.b64decode(request.get("config") or b"", validate=False)
             answer = self._delegate(env, config, request) if handler == "delegate" else self._cni(env, config)
-            outcome = "ok" if answer.status == 200 else "error"
             if answer.status == 200 and not raw_result:
                 answer.body = b'{"Result":' + (answer.body.strip() or b"null") + b"}"
-            return answer
+            return command, answer
         except (ValueError, binascii.Error) as exc:
-            return Answer(400, _error(DECODE, f"bad daemon request: {exc}"))
+            return command, Answer(400, _error(DECODE, f"bad daemon request: {exc}"))
         except Exception as exc:  # a request's bug must never kill the daemon
             error = internal_error(exc)
             self.log.error(f"{handler} {command}: {error}")
-            return Answer(400, _error(error.code, error.msg))
-        finally:
-            if self.slots is not None:
-                self.slots.release()
-            self.metrics.observe(handler, command, outcome, time.monotonic() - started)
-            self._leave()
+            return command, Answer(400, _error(error.code, error.msg))
 
     def _cni(self, env: dict[str, str], config: bytes) -> Answer:
         try:
