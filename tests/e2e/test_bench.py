@@ -25,3 +25,11 @@ def test_benchmark_harness_produces_a_full_report(tmp_path):
     assert data["python_sSE_pass_ms"] > 0 and data["version"]["x_python"] > 0
     assert data["rss_kib"]["add8"] > 0 and data["rss_kib"]["k8s"] > 0 and data["stored"]["gc_10000"] > 0
     assert "| k8s-1 |" in out.stdout and "targets:" in out.stdout
+
+
+def test_daemon_phase_harness_reports_each_phase():
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "daemon_phases.py"), "1"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for label in ("shim ADD, wall", "the same delegates run directly", "network-status PUT", "ADD overhead"):
+        assert label in out.stdout, out.stdout
