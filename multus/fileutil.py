@@ -56,18 +56,10 @@ def write_atomic(path: str, payload: bytes, durable: bool = True) -> None:
             os.close(fd)
         os.rename(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove_quietly(tmp)
         raise
-    if not durable:
-        return
-    dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    if durable:
+        _fsync_directory_of(path)
 
 
 def write_new(path: str, payload: bytes) -> None:
@@ -88,11 +80,20 @@ def write_new(path: str, payload: bytes) -> None:
         finally:
             os.close(fd)
     except BaseException:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        _remove_quietly(path)
         raise
+    _fsync_directory_of(path)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _fsync_directory_of(path: str) -> None:
+    """Make the directory entry of `path` (its creation or rename) survive a power cut."""
     dfd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(dfd)

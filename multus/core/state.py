@@ -218,10 +218,7 @@ class StateStore:
             os.close(fd)
 
     def forget_processes(self, container_id: str, ifname: str) -> None:
-        try:
-            os.unlink(self._processes_path(container_id, ifname))
-        except FileNotFoundError:
-            pass
+        self._unlink(self._processes_path(container_id, ifname))
 
     def stop_processes(self, container_id: str, ifname: str) -> list[int]:
         """SIGKILL the process groups of recorded delegates that are still running; return their pids."""
