@@ -78,9 +78,9 @@ class Attacher:
         return CacheEntry(self.cmd.container_id, self.cmd.ifname, self.cmd.netns, self.cmd.args,
                           self.netconf.name, delegates)
 
-    def _save(self, entry: CacheEntry, update: bool = False) -> None:
+    def _save(self, entry: CacheEntry) -> None:
         try:
-            self.store.save(entry, update)
+            self.store.save(entry)
         except OSError as exc:
             where = self.store.path(entry.container_id, entry.ifname)
             raise CniError(IO_FAILURE, f"cannot write state {where}: {exc.strerror}") from None
@@ -155,11 +155,20 @@ class Attacher:
         return cniresult.convert(master.result, cniresult.version_of(master.result, master.network.cni_version),
                                  self.netconf.cni_version)
 
+    def _save_results(self, entry: CacheEntry) -> None:
+        """Best effort: the first version is durable already, so a results file the disk refuses
+        costs DEL its prevResult and CHECK its answer, not the pod its networks."""
+        try:
+            self.store.save(entry, update=True)
+        except OSError as exc:
+            self.log.error(f"cannot write the results of {entry.container_id}/{entry.ifname} under "
+                           f"{self.netconf.cni_dir} ({exc.strerror}): a DEL runs without prevResult, CHECK fails")
+
     def _after_delegates(self, entry: CacheEntry, attached: Callable[[], None] | None) -> None:
         """The results update and `attached()` side by side: the one writes a file while the other
         waits on the API server (~0.7 ms of each Kubernetes-mode ADD on the reference VM)."""
         if attached is None:
-            self._save(entry, update=True)
+            self._save_results(entry)
             return
         import _thread  # not threading: ~1 ms to import on every thin exec
 
@@ -169,8 +178,8 @@ class Attacher:
 
         def update() -> None:
             try:
-                self._save(entry, update=True)
-            except BaseException as exc:  # handed to the request's thread, which raises it
+                self._save_results(entry)
+            except BaseException as exc:  # a bug: handed to the request's thread, which raises it
                 failures.append(exc)
             finally:
                 written.release()

@@ -92,7 +92,7 @@ class MultusPlugin:
                 attach = (done - resolved - report_seconds[0]) * 1000
                 self.log.verbose(f"ADD took {(done - started) * 1000:.1f} ms: resolve {(resolved - started) * 1000:.1f}, "
                                  f"attach {attach:.1f} (delegates {attacher.delegate_seconds * 1000:.1f}), "
-                                 f"report {report_seconds[0] * 1000:.1f}")
+                                 f"report {report_seconds[0] * 1000:.1f} (beside the results update)")
             return result
         finally:
             session.close()

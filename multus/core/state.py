@@ -29,21 +29,25 @@ class CacheEntry:
     with its result. `network` (the multus config's name) keeps GC of one network away from
     another network's attachments in a shared cniDir."""
 
-    __slots__ = ("container_id", "ifname", "netns", "cni_args", "network", "delegates")
+    __slots__ = ("container_id", "ifname", "netns", "cni_args", "network", "delegates", "attachment_id")
 
     def __init__(self, container_id: str, ifname: str, netns: str, cni_args: str, network: str,
-                 delegates: list[Delegate]) -> None:
+                 delegates: list[Delegate], attachment_id: str = "") -> None:
         self.container_id = container_id
         self.ifname = ifname
         self.netns = netns
         self.cni_args = cni_args
         self.network = network
         self.delegates = delegates
+        self.attachment_id = attachment_id  # set by the first save; the results file repeats it
 
     def to_json(self) -> dict:
-        return {"kind": KIND, "containerId": self.container_id, "ifName": self.ifname, "netns": self.netns,
-                "cniArgs": self.cni_args, "network": self.network,
-                "delegates": [d.to_json() for d in self.delegates]}
+        out = {"kind": KIND, "containerId": self.container_id, "ifName": self.ifname, "netns": self.netns,
+               "cniArgs": self.cni_args, "network": self.network,
+               "delegates": [d.to_json() for d in self.delegates]}
+        if self.attachment_id:
+            out["attachmentId"] = self.attachment_id
+        return out
 
     @classmethod
     def from_json(cls, data: object) -> CacheEntry:
@@ -51,7 +55,8 @@ class CacheEntry:
             assert isinstance(data, dict) and data.get("kind") == KIND
             delegates = [Delegate.from_json(d) for d in data["delegates"]]
             return cls(str(data["containerId"]), str(data["ifName"]), str(data.get("netns", "")),
-                       str(data.get("cniArgs", "")), str(data.get("network", "")), delegates)
+                       str(data.get("cniArgs", "")), str(data.get("network", "")), delegates,
+                       str(data.get("attachmentId", "")))
         except (AssertionError, KeyError, TypeError, ValueError) as exc:
             raise CorruptState(f"unexpected state layout: {exc!r}") from None
 
@@ -133,8 +138,10 @@ class StateStore:
             entry = CacheEntry.from_json(jsonlite.loads(data))
         except (ValueError, RecursionError) as exc:
             raise CorruptState(f"{self.path(container_id, ifname)}: {exc}") from None
-        results = self._load_results(container_id, ifname)
-        if isinstance(results, list) and len(results) == len(entry.delegates) and \
+        stored = self._load_results(container_id, ifname)
+        results = stored.get("results")
+        if entry.attachment_id and stored.get("attachmentId") == entry.attachment_id and \
+                isinstance(results, list) and len(results) == len(entry.delegates) and \
                 all(r is None or isinstance(r, dict) for r in results):
             for delegate, result in zip(entry.delegates, results, strict=True):
                 delegate.result = result
@@ -143,14 +150,16 @@ class StateStore:
     def _results_path(self, container_id: str, ifname: str) -> str:
         return os.path.join(self._container_dir(container_id), f"{ifname}.result")
 
-    def _load_results(self, container_id: str, ifname: str) -> object:
-        """The results file's list, or None when it is missing or unusable: then only results are
-        lost (DEL runs without prevResult), never the attachment."""
+    def _load_results(self, container_id: str, ifname: str) -> dict:
+        """The results file, or {} when it is missing or unusable: then only results are lost (DEL
+        runs without prevResult, CHECK fails), never the attachment. It counts only when it names
+        the attachment's id (one left by another attachment, e.g. an older multus's, never does)."""
         try:
             with open(self._results_path(container_id, ifname), "rb") as f:
-                return jsonlite.loads(f.read())
+                data = jsonlite.loads(f.read())
         except (OSError, ValueError, RecursionError):
-            return None
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def save(self, entry: CacheEntry, update: bool = False) -> None:
         """The first version (before the first delegate runs) is a new file, durable on return.
@@ -162,9 +171,11 @@ class StateStore:
         """
         cid, ifname = entry.container_id, entry.ifname
         if update:
-            payload = jsonlite.dumps([d.result for d in entry.delegates]).encode()
+            payload = jsonlite.dumps({"attachmentId": entry.attachment_id,
+                                      "results": [d.result for d in entry.delegates]}).encode()
             write_atomic(self._results_path(cid, ifname), payload, durable=False)
             return
+        entry.attachment_id = entry.attachment_id or os.urandom(8).hex()
         makedirs_private(self._container_dir(cid))
         self._unlink(self._results_path(cid, ifname))  # no results may predate their attachment
         write_new(self.path(cid, ifname), jsonlite.dumps(entry.to_json()).encode())

@@ -176,7 +176,9 @@ def test_state_is_private_and_written_before_delegates_run(netns, networks):
         assert [d["result"] for d in stored["delegates"]] == [None, None, None]
         results = state.with_name("eth0.result")
         assert results.stat().st_mode & 0o777 == 0o600
-        assert [r["cniVersion"] and bool(r["ips"]) for r in json.loads(results.read_text())] == [True] * 3
+        written = json.loads(results.read_text())
+        assert written["attachmentId"] == stored["attachmentId"] != ""
+        assert [r["cniVersion"] and bool(r["ips"]) for r in written["results"]] == [True] * 3
     finally:
         assert run_inprocess("DEL", conf, **env).code == 0
 

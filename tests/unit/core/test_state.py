@@ -32,10 +32,16 @@ def test_results_are_loaded_from_their_own_file(tmp_path):
     assert json.loads((tmp_path / "attachments" / "cid" / "eth0.json").read_text())["delegates"][0]["result"] is None
 
 
-@pytest.mark.parametrize("content", [b"{cut sh", b"[]", b'[{"a": 1}]', b"[1, 2]", b'{"a": 1}'])
+@pytest.mark.parametrize("content", [b"{cut sh", b"[]", b'[{"a": 1}, null]', b"[1, 2]", b'{"a": 1}',
+                                     "same id, one result", "same id, not objects", "another attachment's id"])
 def test_a_results_file_that_does_not_fit_loses_only_the_results(tmp_path, content):
     store = StateStore(str(tmp_path))
-    store.save(entry())
+    e = entry()
+    store.save(e)
+    if isinstance(content, str):
+        key = "not-this-one" if content == "another attachment's id" else e.attachment_id
+        listed = {"same id, one result": results(1), "same id, not objects": [1, 2]}.get(content, results())
+        content = json.dumps({"attachmentId": key, "results": listed}).encode()
     (tmp_path / "attachments" / "cid" / "eth0.result").write_bytes(content)
     loaded = store.load("cid", "eth0")
     assert [d.ifname for d in loaded.delegates] == ["eth0", "net1"]
