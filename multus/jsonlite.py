@@ -54,6 +54,18 @@ def loads(data: bytes | str) -> Any:
     return value
 
 
+def loads_object(data: bytes | str) -> dict:
+    """A document that must be a JSON object; the ValueError completes "<what> ...": "is not JSON:
+    <why>" or "is not a JSON object"."""
+    try:
+        value = loads(data)
+    except ValueError as exc:
+        raise ValueError(f"is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("is not a JSON object")
+    return value
+
+
 def _default(value: object) -> object:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 

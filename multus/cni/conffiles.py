@@ -24,13 +24,11 @@ def conf_files(directory: str) -> list[str]:
 def load_file(path: str) -> dict:
     try:
         with open(path, "rb") as f:
-            conf = jsonlite.loads(f.read())
+            conf = jsonlite.loads_object(f.read())
     except OSError as exc:
         raise CniError(INVALID_CONFIG, f"cannot read network config {path}: {exc.strerror}") from None
     except ValueError as exc:
-        raise CniError(INVALID_CONFIG, f"network config {path} is not JSON: {exc}") from None
-    if not isinstance(conf, dict):
-        raise CniError(INVALID_CONFIG, f"network config {path} is not a JSON object")
+        raise CniError(INVALID_CONFIG, f"network config {path} {exc}") from None
     if "plugins" not in conf and not conf.get("type"):
         hint = " (perhaps this is supposed to be a .conflist?)" if not path.endswith(".conflist") else ""
         raise CniError(INVALID_CONFIG, f"network config {path} has neither 'type' nor 'plugins'{hint}")

@@ -6,9 +6,9 @@ over each request's config, the daemon's value winning, as upstream does.
 
 from __future__ import annotations
 
-import json
 import os
 
+from multus import jsonlite
 from multus.cni.errors import INVALID_CONFIG, CniError
 
 DEFAULT_PATH = "/etc/cni/net.d/multus.d/daemon-config.json"
@@ -81,11 +81,9 @@ class DaemonConfig:
 def load(path: str) -> DaemonConfig:
     try:
         with open(path, "rb") as f:
-            raw = json.loads(f.read())
+            raw = jsonlite.loads_object(f.read())
     except OSError as exc:
         raise _fail(path, f"cannot be read: {exc.strerror}") from None
     except ValueError as exc:
-        raise _fail(path, f"is not JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise _fail(path, "is not a JSON object")
+        raise _fail(path, str(exc)) from None
     return DaemonConfig(raw, path)

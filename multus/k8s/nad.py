@@ -26,11 +26,9 @@ def config_of(nad: dict, conf_dir: str) -> dict:
     if not isinstance(text, str):
         raise CniError(INVALID_CONFIG, f"{where}: spec.config must be a string of JSON")
     try:
-        conf = jsonlite.loads(text)
+        conf = jsonlite.loads_object(text)
     except ValueError as exc:
-        raise CniError(INVALID_CONFIG, f"{where}: spec.config is not JSON: {exc}") from None
-    if not isinstance(conf, dict):
-        raise CniError(INVALID_CONFIG, f"{where}: spec.config is not a JSON object")
+        raise CniError(INVALID_CONFIG, f"{where}: spec.config {exc}") from None
     if not conf.get("name"):
         conf["name"] = name
     return conf
