@@ -101,9 +101,10 @@ def _fsync_directory_of(path: str) -> None:
         os.close(dfd)
 
 
-def sweep_temp_files(directory: str, prefix: str = "", older_than: float | None = None) -> list[str]:
-    """Remove temp files a killed writer left in `directory` (only those starting with `prefix`,
-    only those older than `older_than` seconds when given: a live writer's file is young)."""
+def sweep_temp_files(directory: str, prefixes: tuple[str, ...] = (), older_than: float | None = None) -> list[str]:
+    """Remove temp files a killed writer left in `directory` (only those of files named by one of
+    `prefixes` when given, only those older than `older_than` seconds when given: a live writer's
+    file is young)."""
     import time
 
     try:
@@ -112,8 +113,9 @@ def sweep_temp_files(directory: str, prefix: str = "", older_than: float | None 
         return []
     removed = []
     now = time.time()
+    temp_prefixes = tuple(p + TEMP_MARKER for p in prefixes)
     for name in names:
-        is_temp = name.startswith(prefix + TEMP_MARKER) if prefix else TEMP_MARKER in name
+        is_temp = name.startswith(temp_prefixes) if prefixes else TEMP_MARKER in name
         if not is_temp:
             continue
         path = os.path.join(directory, name)

@@ -203,12 +203,9 @@ class StateStore:
     def sweep_temp_files(self, container_id: str, ifname: str | None = None,
                          older_than: float | None = None) -> list[str]:
         """Temp files of killed writers: one attachment's (DEL), or a container's old ones (GC)."""
-        directory = self._container_dir(container_id)
-        if ifname is None:
-            return sweep_temp_files(directory, "", older_than)
-        # The results file's temp, and a state temp an older multus (temp + rename) may have left.
-        return [path for prefix in (f"{ifname}.result", f"{ifname}.json")
-                for path in sweep_temp_files(directory, prefix, older_than)]
+        # For one attachment: its results file's temp, and a state temp an older multus (temp + rename) left.
+        prefixes = () if ifname is None else (f"{ifname}.result", f"{ifname}.json")
+        return sweep_temp_files(self._container_dir(container_id), prefixes, older_than)
 
     def _processes_path(self, container_id: str, ifname: str) -> str:
         return os.path.join(self._container_dir(container_id), f"{ifname}.pids")

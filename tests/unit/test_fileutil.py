@@ -52,6 +52,6 @@ def test_temp_names_are_unique_per_thread():
 def test_sweep_matches_only_its_own_temp_files(tmp_path):
     for name in ("eth0.json", "eth0.json.tmp1.2", "eth0.json.json.tmp1.2", "net1.json.tmp3.4", "eth0.pids"):
         (tmp_path / name).write_text("x")
-    removed = fileutil.sweep_temp_files(str(tmp_path), "eth0.json")
+    removed = fileutil.sweep_temp_files(str(tmp_path), ("eth0.json",))
     assert [os.path.basename(p) for p in removed] == ["eth0.json.tmp1.2"]
     assert sorted(os.listdir(tmp_path)) == ["eth0.json", "eth0.json.json.tmp1.2", "eth0.pids", "net1.json.tmp3.4"]
