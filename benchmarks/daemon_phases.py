@@ -23,6 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.bench import NETWORKS, PLUGINS, PYTHON, timed  # noqa: E402
 from multus.cni import invoke, netns  # noqa: E402
 from multus.core import attach, kube, plugin, session, state  # noqa: E402
 from multus.core.log import Logger  # noqa: E402
@@ -32,8 +33,6 @@ from multus.daemon.service import Daemon  # noqa: E402
 from multus.k8s import kubeconfig  # noqa: E402
 from tests.fakeapi import FakeApi, nad, pod  # noqa: E402
 
-PLUGINS = "/usr/lib/cni"
-NETWORKS = "k8s.v1.cni.cncf.io/networks"
 # (owner, attribute, label): what each timer covers, outermost first.
 TIMED = [
     (server._Handler, "handle", "HTTP request on the socket"),
@@ -65,12 +64,7 @@ def install_timers(samples: dict[str, float]) -> None:
 
 
 def run(argv: list[str], stdin: bytes, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    proc = subprocess.run(argv, input=stdin, env=env, capture_output=True)
-    elapsed = (time.perf_counter() - started) * 1000
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed: {proc.stdout.decode()} {proc.stderr.decode()}")
-    return elapsed
+    return timed(argv, stdin, env)[0]
 
 
 def main() -> int:
@@ -118,7 +112,7 @@ def main() -> int:
             try:
                 base = {"CNI_CONTAINERID": cid, "CNI_NETNS": f"/var/run/netns/{ns}", "CNI_PATH": PLUGINS,
                         "CNI_ARGS": f"IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME={cid}"}
-                python = run(["/usr/bin/python3", "-sSE", "-c", "pass"], b"", {})
+                python = run([PYTHON, "-sSE", "-c", "pass"], b"", {})
                 samples.clear()
                 wall = run([shim], conf, dict(base, CNI_COMMAND="ADD", CNI_IFNAME="eth0"))
                 settled = time.monotonic() + 5  # the handler's timer stops just after the shim has its answer
