@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from multus.core.kube import Kube
     from multus.core.log import Logger
     from multus.core.netconf import NetConf
-    from multus.core.resolve import NadLookup
 
 RUNTIME_ANNOTATIONS = "io.kubernetes.cri.pod-annotations"
 # DEL without state asks the API once, briefly: a DEL must not hang on an API server that is away.
@@ -78,10 +77,10 @@ class Session:
                 raise
         return lookup
 
-    def resolver(self, use_api: bool = True) -> Resolver:
+    def resolver(self, use_api: bool = True, ifname: str | None = None) -> Resolver:
         kube = self.kube if use_api else None
-        return Resolver(self.netconf, self.request_args, self.cmd.ifname, self.cmd.container_id,
-                        self._nad_lookup(kube) if kube is not None else None, self._devices)
+        return Resolver(self.netconf, self.request_args, self.cmd.ifname if ifname is None else ifname,
+                        self.cmd.container_id, self._nad_lookup(kube) if kube is not None else None, self._devices)
 
     def _devices(self) -> dict[str, list[str]]:
         from multus.k8s.devices import allocated
@@ -153,19 +152,18 @@ class Session:
 
     def cluster_network(self, ifname: str) -> list[Delegate]:
         """The network's own delegates, without any pod (STATUS, GC, a DEL that knows no pod)."""
-        def resolve(nads: NadLookup | None) -> list[Delegate]:
-            return Resolver(self.netconf, self.request_args, ifname, self.cmd.container_id, nads,
-                            self._devices).resolve(None, cluster_only=True)
+        def resolve(use_api: bool) -> list[Delegate]:
+            return self.resolver(use_api, ifname).resolve(None, cluster_only=True)
 
         if self.has_api and self.netconf.cluster_network and "/" not in self.netconf.cluster_network:
             try:
-                return resolve(self.resolver().nads)
+                return resolve(True)
             except CniError as exc:
                 if self.cmd.command != "DEL":
                     raise
                 self.log.error(f"cannot look up clusterNetwork in the API ({exc.msg}); trying {self.netconf.conf_dir}")
         try:
-            return resolve(None)
+            return resolve(False)
         except CniError as exc:
             if self.cmd.command != "DEL":
                 raise
