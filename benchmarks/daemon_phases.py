@@ -35,7 +35,7 @@ from tests.fakeapi import FakeApi, nad, pod  # noqa: E402
 
 # (owner, attribute, label): what each timer covers, outermost first.
 TIMED = [
-    (server._Handler, "handle", "HTTP request on the socket"),
+    (server.SocketServer, "serve_connection", "HTTP request on the socket"),
     (Daemon, "handle", "daemon request"),
     (plugin.MultusPlugin, "add", "plugin ADD"),
     (session.Session, "for_add", "resolve (pod and NADs from the caches)"),
@@ -139,8 +139,7 @@ def main() -> int:
                 api.delete("Pod", cid)
     finally:
         if listener is not None:
-            listener.shutdown()
-            listener.server_close()
+            listener.stop()
         if daemon is not None:
             daemon.stop_caches()
         api.stop()

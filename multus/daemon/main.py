@@ -55,8 +55,7 @@ def run(config_path: str, environ: dict[str, str], self_command: list[str],
     if not drained:
         log.error(f"{daemon.inflight} request(s) still running after {config.shutdown_timeout:g}s; exiting anyway")
     server.unlink_own_socket()  # from here a shim cannot connect, so it falls back at once
-    server.shutdown()
-    server.server_close()
+    server.stop()
     if metrics is not None:
         metrics.shutdown()
         metrics.server_close()
