@@ -172,12 +172,17 @@ class FakeApi:
         code, body = self.call("DELETE", path)
         assert code == 200, body
 
+    def _logged_lines(self) -> list[str]:
+        """Whole lines only: the server may be writing the next one while this reads."""
+        text = self.log.read_text()
+        return text[:text.rfind("\n") + 1].splitlines()
+
     def requests(self, since: int = 0) -> list[dict]:
-        return [json.loads(line) for line in self.log.read_text().splitlines()[since:]]
+        return [json.loads(line) for line in self._logged_lines()[since:]]
 
     def mark(self) -> int:
         """The log position now: `requests(mark)` are the requests made after this call."""
-        return len(self.log.read_text().splitlines())
+        return len(self._logged_lines())
 
 
 def to_yaml(doc: dict) -> str:
