@@ -13,9 +13,8 @@ Like multus.entry, it imports neither `os` nor `__future__` on the forwarding pa
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import BinaryIO, TextIO
-
     import _socket
+    from typing import BinaryIO, TextIO
 
 DEFAULT_SOCKET_DIR = "/run/multus"
 SOCKET_NAME = "multus.sock"
