@@ -49,7 +49,7 @@ def pgid_of_child(tmp_path, **kw):
 
 def test_top_level_delegates_lead_their_own_group_helpers_children_do_not(tmp_path):
     assert pgid_of_child(tmp_path) != os.getpgid(0)
-    assert pgid_of_child(tmp_path, new_session=False) == os.getpgid(0)
+    assert pgid_of_child(tmp_path, own_group=False) == os.getpgid(0)
     plugin = script(tmp_path, "ipamish", "cat >/dev/null; cut -d' ' -f5 /proc/$$/stat")
     cmd = CmdArgs("ADD", "c", "/proc/self/ns/net", "eth0", "", [str(tmp_path)], dict(os.environ), b"")
     assert int(invoke.delegate(plugin.name, {}, cmd, "ADD")) == os.getpgid(0)
