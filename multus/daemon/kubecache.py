@@ -59,9 +59,10 @@ class EventSender:
     """Events off the request path: a bounded queue and one sender thread; full means dropped (logged).
 
     Off the request's time too: before each batch the sender waits (at most `IDLE_WAIT`) until no
-    CNI request is in flight, then posts everything queued. Posted at once, an event's TLS write and
-    the API server's answer ran on the node's CPUs while the ADD that queued it was still writing its
-    answer (~1 ms of each ADD on 2 vCPUs); events are best effort and not urgent.
+    CNI request has been in flight for a moment (Daemon.wait_quiet), then posts everything queued.
+    Posted at once, an event's TLS write and the API server's answer ran on the node's CPUs while the
+    ADD that queued it was still writing its answer, or while its shim was exiting (~1 ms of each ADD
+    on 2 vCPUs); events are best effort and not urgent.
     """
 
     IDLE_WAIT = 0.5

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from multus.daemon.informer import Informer
     from multus.k8s.kubeconfig import Credentials
 
+# Events wait for this long without a request in flight (at most EventSender.IDLE_WAIT).
+QUIET_SETTLE = 0.05
+
 # A hot-plug request names its one network itself; these daemon keys would add the node's networks.
 NETWORK_CHOICE_KEYS = ("clusterNetwork", "defaultNetworks", "delegates")
 
@@ -68,6 +71,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.inflight = 0
         self.inflight_lock = threading.Condition()
+        self.last_left = 0.0  # time.monotonic() when the last request's answer was written
         self.pods: Informer | None = None
         self.nads: Informer | None = None
         self.pool: ClientPool | None = None
@@ -82,7 +86,7 @@ class Daemon:
         from multus.daemon.informer import Informer, trim_nad, trim_pod
 
         self.pool = ClientPool(self.creds, 10.0)
-        self.events = EventSender(self.pool, self.log, wait_idle=self.drain)
+        self.events = EventSender(self.pool, self.log, wait_idle=self.wait_quiet)
         selector = f"spec.nodeName={self.node}" if self.node else ""
         self.pods = Informer("pods", self.creds, "/api/v1/pods", self.log, trim_pod, selector)
         self.nads = Informer("network-attachment-definitions", self.creds,
@@ -126,6 +130,7 @@ class Daemon:
     def _leave(self) -> None:
         with self.inflight_lock:
             self.inflight -= 1
+            self.last_left = time.monotonic()
             self.inflight_lock.notify_all()
 
     def drain(self, timeout: float) -> bool:
@@ -135,6 +140,24 @@ class Daemon:
             while self.inflight and time.monotonic() < deadline:
                 self.inflight_lock.wait(deadline - time.monotonic())
             return self.inflight == 0
+
+    def wait_quiet(self, timeout: float, settle: float = QUIET_SETTLE) -> bool:
+        """Wait (bounded) until no request has been in flight for `settle` seconds; True when so.
+
+        Right after an answer is written the runtime is still busy with it (the shim exits, the
+        runtime goes on with the sandbox): background work that starts at once competes with it.
+        """
+        deadline = time.monotonic() + timeout
+        with self.inflight_lock:
+            while True:
+                now = time.monotonic()
+                calm_at = self.last_left + settle
+                if not self.inflight and now >= calm_at:
+                    return True
+                if now >= deadline:
+                    return False
+                until = deadline if self.inflight else min(deadline, calm_at)
+                self.inflight_lock.wait(until - now)
 
     def handle(self, handler: str, body: bytes, raw_result: bool, respond: Callable[[Answer], None]) -> None:
         """One request on `/cni` or `/delegate`, guarded: nothing in it can take the daemon down.
