@@ -180,8 +180,12 @@ def test_watch_cut_and_resumed_410_relists_and_a_changed_nad_is_used(cluster, da
     wait_for(lambda: proc.get("/readyz")[0] == 200)
     api.knobs(end_watches=True)  # the server cuts every watch; the daemon resumes from its resourceVersion
     time.sleep(1)
+    mark = api.mark()
     added = proc.shim("ADD", shim, **pod_env(second, "p2"))
     assert added.code == 0 and addrs_in(second)["net1"][0].startswith("10.252.7."), "the changed NAD was used"
+    # The ADD's events (sent in the background) land before the history is cut, so that the pods'
+    # watch resumes from a resourceVersion the cut history no longer reaches.
+    wait_for(lambda: len([c for c in calls(api, mark) if c[1] == "events"]) == 2)
     api.knobs(expire_history=True, end_watches=True)  # resuming now gets 410: the daemon lists again
     api.create(pod("p3", annotations={NETWORKS: "mv"}))
     wait_for(lambda: sum(1 for r in api.requests() if r["path"] == "/api/v1/pods" and "watch" not in r["query"]) >= 2)
