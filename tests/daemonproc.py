@@ -89,3 +89,21 @@ class DaemonProcess:
         proc.stdin.write(json.dumps(conf).encode())
         proc.stdin.close()
         return proc
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def watching(api):
+    """Until each informer has a watch open after its latest list: /readyz turns 200 after the lists,
+    and a watch request logged a moment later would otherwise land among the requests a test counts
+    for one ADD."""
+    def opened(path):
+        kinds = ["watch" if "watch=1" in r["query"] else "list" for r in api.requests() if r["path"] == path]
+        return "list" in kinds and "watch" in kinds[len(kinds) - kinds[::-1].index("list"):]
+
+    wait_for(lambda: opened("/api/v1/pods") and opened("/apis/k8s.cni.cncf.io/v1/network-attachment-definitions"))

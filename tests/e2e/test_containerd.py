@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from tests.conftest import BINARY, ip, reservations, tag
+from tests.daemonproc import watching
 from tests.fakeapi import nad, pod
 
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
@@ -104,6 +105,7 @@ def test_thick_mode_under_containerd_the_shim_hands_pods_to_the_daemon(container
               "kubeconfig": str(api.kubeconfig()), "cniDir": str(node.state), "binDir": str(containerd.bin)}
     (containerd.netd / "00-multus.conflist").write_text(json.dumps(
         {"cniVersion": "1.0.0", "name": "multus-cni-network", "plugins": [plugin]}))
+    watching(api)  # /readyz turns 200 after the lists; the watches open a moment later
     mark = api.mark()
     sandbox = containerd.run_pod("api-pod", "apps", "uid-t", {NETWORKS: "mv"})
     netns = containerd.netns_of(sandbox)

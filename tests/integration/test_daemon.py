@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import addrs_in, ip, links_in, pod_env, reservations, run_inprocess
+from tests.daemonproc import wait_for, watching
 from tests.fakeapi import nad, pod
 
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
@@ -22,27 +23,9 @@ def node(cluster, daemon, networks, *objects, **daemon_keys):
     return api, proc, shim
 
 
-def watching(api):
-    """Until each informer has a watch open after its latest list: /readyz turns 200 after the lists,
-    and a watch request logged a moment later would otherwise land among the requests a test counts
-    for one ADD."""
-    def opened(path):
-        kinds = ["watch" if "watch=1" in r["query"] else "list" for r in api.requests() if r["path"] == path]
-        return "list" in kinds and "watch" in kinds[len(kinds) - kinds[::-1].index("list"):]
-
-    wait_for(lambda: opened("/api/v1/pods") and opened("/apis/k8s.cni.cncf.io/v1/network-attachment-definitions"))
-
-
 def calls(api, since):
     return [(r["method"], "status" if r["path"].endswith("/status") else r["path"].rsplit("/", 1)[-1])
             for r in api.requests(since)]
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 def test_add_check_del_status_gc_through_the_shim(cluster, daemon, networks, netns):
