@@ -64,6 +64,13 @@ class CmdArgs:
             raise CniError(INVALID_ENV, "CNI_COMMAND is not set", f"expected one of {list(COMMANDS)}")
         if command not in COMMANDS:
             raise CniError(INVALID_ENV, f"unknown CNI_COMMAND {command[:40]!r}", f"expected one of {list(COMMANDS)}")
+        poisoned = [k for k, v in environ.items() if "\0" in k or "\0" in v]
+        if poisoned:
+            # No process can be given such a variable (a daemon request's JSON can carry one): refused
+            # before anything runs, except by DEL, which must converge and goes on without them.
+            if command != "DEL":
+                raise CniError(INVALID_ENV, f"environment variable {poisoned[0][:40]!r} contains a NUL byte")
+            environ = {k: v for k, v in environ.items() if k not in poisoned}
         missing = [k for k in _REQUIRED[command] if not environ.get(k)]
         if missing:
             raise CniError(INVALID_ENV, f"required env variables {missing} missing")

@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import FAKE_PLUGINS, run_inprocess
@@ -131,14 +131,16 @@ def test_every_input_gets_a_result_or_a_spec_error(tmp_path_factory, netns, name
 
 
 def strictly_valid(args):
-    """CNI_ARGS as the spec defines it: ';'-separated KEY=VALUE items (empty items allowed)."""
-    return all("=" in item and item.partition("=")[0].strip() for item in args.split(";") if item)
+    """CNI_ARGS as the spec defines it: ';'-separated KEY=VALUE items (empty items allowed), and no NUL
+    byte (no process environment can hold one)."""
+    return "\0" not in args and all("=" in item and item.partition("=")[0].strip() for item in args.split(";") if item)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(version=st.sampled_from(VERSIONS), delegates=st.lists(good_delegate, min_size=1, max_size=4),
        runtime_config=st.dictionaries(st.text(max_size=10), json_value, max_size=3), args=args_text)
+@example(version="0.1.0", delegates=[{"type": "noop"}], runtime_config={}, args=("\x00=", False))  # found once
 def test_valid_envelope_add_then_del_always_converges(tmp_path_factory, netns, version, delegates, runtime_config,
                                                       args):
     work = tmp_path_factory.mktemp("conv")

@@ -50,6 +50,8 @@ def test_oversized_config_is_refused():
     ({"CNI_IFNAME": "way-too-long-ifname"}, "longer than 15"),
     ({"CNI_IFNAME": "a/b"}, "contains '/'"),
     ({"CNI_IFNAME": ".."}, "not allowed"),
+    ({"CNI_ARGS": "K8S_POD_NAME=a\0b"}, "'CNI_ARGS' contains a NUL byte"),
+    ({"HTTP_PROXY\0": "x"}, "contains a NUL byte"),
 ])
 def test_bad_env_is_code_4(env, fragment):
     rc, doc = dispatch(env.pop("CNI_COMMAND", "ADD"), CONF, **env)
@@ -90,3 +92,11 @@ def test_deeply_nested_but_parseable_config_is_refused():
         cur = cur[0]
     rc, doc = dispatch("ADD", nested)
     assert (rc, doc["code"]) == (1, 7) and "nested deeper" in doc["msg"]
+
+
+def test_del_goes_on_without_variables_no_process_could_be_given():
+    seen = []
+    handlers = {"DEL": lambda cmd, conf: seen.append((cmd.args, sorted(cmd.environ)))}
+    rc, _ = dispatch("DEL", CONF, handlers, CNI_ARGS="K8S_POD_NAME=a\0b", EXTRA="ok")
+    assert rc == 0
+    assert seen == [("", sorted({*ENV, "CNI_COMMAND", "EXTRA"}))]
