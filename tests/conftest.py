@@ -265,3 +265,41 @@ def daemon(tmp_path):
         import signal
 
         proc.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def one_answer_socket():
+    """A stand-in daemon on a unix socket: takes one request (head and a body ending in `}`), records it,
+    sends `answer`, closes. serve(path, answer) -> the list the request is appended to."""
+    import socket
+    import threading
+
+    started = []
+
+    def serve(path: str, answer: bytes) -> list[bytes]:
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+        listener.listen(1)
+        seen: list[bytes] = []
+
+        def take() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                seen.append(data)
+                conn.sendall(answer)
+
+        worker = threading.Thread(target=take, daemon=True)
+        worker.start()
+        started.append((worker, listener))
+        return seen
+
+    yield serve
+    for worker, listener in started:
+        worker.join(10)
+        listener.close()

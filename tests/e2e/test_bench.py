@@ -33,3 +33,11 @@ def test_daemon_phase_harness_reports_each_phase():
     assert out.returncode == 0, out.stderr[-3000:]
     for label in ("shim ADD, wall", "the same delegates run directly", "network-status PUT", "ADD overhead"):
         assert label in out.stdout, out.stdout
+
+
+def test_daemon_pair_harness_compares_two_builds():
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "daemon_pair.py"), str(BINARY), "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for label in ("static-1 old:", "static-1 new:", "k8s-1 old:", "k8s-1 new:", "old minus new"):
+        assert label in out.stdout, out.stdout

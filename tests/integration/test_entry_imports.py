@@ -80,38 +80,16 @@ SHIM_ONLY = {"multus", "multus.entry", "multus.shim", "_socket", "binascii"}
 RESULT = b'{"cniVersion":"1.0.0","interfaces":[]}'
 
 
-def test_shim_forwarding_imports_only_itself_and_the_socket(tmp_path):
+def test_shim_forwarding_imports_only_itself_and_the_socket(tmp_path, one_answer_socket):
     """Not even `os` (~2 ms of each exec): the shim's whole cost should be the interpreter's start."""
-    import socket
-    import threading
-
-    path = str(tmp_path / "multus.sock")
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(path)
-    server.listen(1)
-    seen = []
-
-    def answer():
-        conn, _ = server.accept()
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data or not data.endswith(b"}"):
-                data += conn.recv(65536)
-            seen.append(data)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(RESULT), RESULT))
-
-    worker = threading.Thread(target=answer, daemon=True)
-    worker.start()
+    seen = one_answer_socket(str(tmp_path / "multus.sock"),
+                             b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(RESULT), RESULT))
     conf = {"cniVersion": "1.0.0", "name": "n", "type": "multus-shim", "daemonSocketDir": str(tmp_path),
             "daemonFallback": False}
     env = {"CNI_COMMAND": "ADD", "CNI_CONTAINERID": "imp", "CNI_NETNS": "/proc/self/ns/net", "CNI_IFNAME": "eth0",
            "CNI_PATH": "/usr/lib/cni", "PROBE_REPO": str(REPO)}
-    try:
-        proc = subprocess.run([sys.executable, "-sSE", "-c", SHIM_PROBE], env=env, input=json.dumps(conf).encode(),
-                              capture_output=True, check=True, timeout=30)
-    finally:
-        worker.join(10)
-        server.close()
+    proc = subprocess.run([sys.executable, "-sSE", "-c", SHIM_PROBE], env=env, input=json.dumps(conf).encode(),
+                          capture_output=True, check=True, timeout=30)
     seen_imports = ast.literal_eval(proc.stderr.decode().rsplit("IMPORTS", 1)[1].strip())
     assert seen and b"POST /cni" in seen[0], "the request reached the socket"
     assert proc.stdout == RESULT, "stdout is the daemon's bytes"

@@ -47,31 +47,10 @@ def test_forward_to_no_daemon_is_an_oserror_before_anything_is_sent(tmp_path):
     assert not isinstance(caught.value, shim.RequestLost)
 
 
-def test_forward_sends_one_raw_result_request(tmp_path):
-    import threading
-
+def test_forward_sends_one_raw_result_request(tmp_path, one_answer_socket):
     path = str(tmp_path / "multus.sock")
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(path)
-    listener.listen(1)
-    seen = []
-
-    def daemon():
-        conn, _ = listener.accept()
-        with conn:
-            data = b""
-            while not data.endswith(b"{}"):
-                data += conn.recv(65536)
-            seen.append(data)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnull")
-
-    worker = threading.Thread(target=daemon)
-    worker.start()
-    try:
-        assert shim.forward(path, b"{}") == (200, b"null")
-    finally:
-        worker.join(5)
-        listener.close()
+    seen = one_answer_socket(path, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnull")
+    assert shim.forward(path, b"{}") == (200, b"null")
     head = seen[0].split(b"\r\n\r\n")[0].split(b"\r\n")
     assert head[0] == b"POST /cni HTTP/1.1"
     assert b"X-Multus-Raw-Result: 1" in head and b"Content-Length: 2" in head
