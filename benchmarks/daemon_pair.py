@@ -39,12 +39,21 @@ def start_second_daemon(bench: Bench, binary: str) -> tuple[subprocess.Popen, st
     proc = subprocess.Popen([binary, "daemon", "--config", config], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, MULTUS_NODE_NAME="benchnode"))
     deadline = time.monotonic() + 60
-    while not os.path.exists(os.path.join(socket_dir, "multus.sock")):
+    while not ready(os.path.join(socket_dir, "multus.sock")):  # else its shim would run requests itself
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the second multus daemon did not start")
+            proc.kill()
+            raise RuntimeError("the second multus daemon did not get ready")
         time.sleep(0.05)
-    time.sleep(1)  # caches synced
     return proc, shim, socket_dir
+
+
+def ready(socket_path: str) -> bool:
+    from multus.httpwire import Connection
+
+    try:
+        return Connection(unix_path=socket_path, timeout=5).request("GET", "/readyz").status == 200
+    except OSError:
+        return False
 
 
 def main() -> int:
@@ -83,10 +92,12 @@ def main() -> int:
             for step in steps[shift:] + steps[:shift]:
                 step()
     finally:
-        if old is not None:
-            old.terminate()
-            old.wait(timeout=30)
-        bench.teardown()
+        try:
+            if old is not None:
+                old.terminate()
+                old.wait(timeout=30)
+        finally:
+            bench.teardown()
         shutil.rmtree(bench.scratch, ignore_errors=True)
     med = {key: statistics.median(values) for key, values in bench.samples.items()}
     python = med["python"]

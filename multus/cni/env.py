@@ -64,12 +64,13 @@ class CmdArgs:
             raise CniError(INVALID_ENV, "CNI_COMMAND is not set", f"expected one of {list(COMMANDS)}")
         if command not in COMMANDS:
             raise CniError(INVALID_ENV, f"unknown CNI_COMMAND {command[:40]!r}", f"expected one of {list(COMMANDS)}")
-        poisoned = [k for k, v in environ.items() if "\0" in k or "\0" in v]
+        poisoned = [k for k, v in environ.items() if not _passable(k, v)]
         if poisoned:
             # No process can be given such a variable (a daemon request's JSON can carry one): refused
             # before anything runs, except by DEL, which must converge and goes on without them.
             if command != "DEL":
-                raise CniError(INVALID_ENV, f"environment variable {poisoned[0][:40]!r} contains a NUL byte")
+                raise CniError(INVALID_ENV, f"environment variable {poisoned[0][:40]!r} cannot be passed to a "
+                                            f"plugin (a NUL byte, '=' or an empty name, or text that is not bytes)")
             environ = {k: v for k, v in environ.items() if k not in poisoned}
         missing = [k for k in _REQUIRED[command] if not environ.get(k)]
         if missing:
@@ -83,3 +84,16 @@ class CmdArgs:
         path = [p for p in environ.get("CNI_PATH", "").split(":") if p]
         return cls(command, cid, environ.get("CNI_NETNS", ""), ifname, environ.get("CNI_ARGS", ""),
                    path, environ, stdin)
+
+
+def _passable(name: str, value: str) -> bool:
+    """What exec can put in a process environment: no NUL, a name without "=", and text that goes back
+    to bytes the way the interpreter decoded it (surrogateescape)."""
+    if not name or "=" in name or "\0" in name or "\0" in value:
+        return False
+    try:
+        name.encode("utf-8", "surrogateescape")
+        value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -66,7 +66,7 @@ def _spawn(argv: list[str], env: dict[str, str], stdin_fd: int, stdout_fd: int, 
 
 
 def _kill(pid: int, group: bool) -> None:
-    """SIGKILL the plugin, and with `group` everything in the session it leads."""
+    """SIGKILL the plugin, and with `group` everything in the process group it leads."""
     import _signal
 
     try:

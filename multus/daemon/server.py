@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 MAX_BODY = 8 << 20
 MAX_HEAD = 64 << 10
 RAW_HEADER = "x-multus-raw-result"
-# A client gets this long to send its whole request (each read) and to take the answer (each write);
-# a request may run for minutes in between (a slow delegate), with no timeout on the socket then.
+# Each read of the request and each write of the answer may wait this long for the client; a request
+# may run for minutes in between (a slow delegate), with no timeout on the socket then.
 IO_TIMEOUT = 60.0
 SPARE_THREADS = 2
 REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 404: "Not Found", 411: "Length Required",
@@ -134,15 +134,24 @@ class SocketServer:
         self.closed = False
 
     def start(self) -> None:
-        with self.lock:
-            self._spawn()
+        if not self._spawn():
+            raise OSError("cannot start the socket's first thread")
 
-    def _spawn(self) -> None:
-        """A new waiting thread (the lock held)."""
-        self.idle += 1
-        threading.Thread(target=self._serve, name="socket", daemon=True).start()
+    def _spawn(self) -> bool:
+        """One more thread waiting in accept(); False when none can be started (e.g. the pids limit)."""
+        with self.lock:
+            self.idle += 1
+        try:
+            threading.Thread(target=self._serve, name="socket", daemon=True).start()
+        except RuntimeError as exc:
+            with self.lock:
+                self.idle -= 1
+            self.log.error(f"cannot start a thread for the socket: {exc}")
+            return False
+        return True
 
     def _serve(self) -> None:
+        backoff = 0.1
         while True:
             try:
                 conn, _ = self.listener.accept()
@@ -151,24 +160,27 @@ class SocketServer:
                     with self.lock:
                         self.idle -= 1
                     return
-                self.log.error(f"accept on the socket failed: {exc!r}")  # e.g. out of descriptors
-                time.sleep(0.1)
+                self.log.error(f"accept on the socket failed: {exc!r}; again in {backoff:g}s")  # e.g. out of fds
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
                 continue
+            backoff = 0.1
             with self.lock:
                 self.idle -= 1
-                if self.idle == 0 and not self.closed:
-                    self._spawn()
+                last = self.idle == 0 and not self.closed
+            # Without a replacement (none could start), this thread goes back to accept() afterwards.
+            replaced = self._spawn() if last else True
             try:
                 self.serve_connection(conn)
             finally:
                 conn.close()
             with self.lock:
-                if self.idle >= SPARE_THREADS or self.closed:
+                if self.closed or (replaced and self.idle >= SPARE_THREADS):
                     return
                 self.idle += 1
 
     def serve_connection(self, conn: socket.socket) -> None:
-        """One request, whatever the client does: a broken connection is one log line at most."""
+        """One request, whatever the client does or a bug does: one log line at most, the thread lives on."""
         try:
             conn.settimeout(IO_TIMEOUT)
             try:
@@ -179,6 +191,8 @@ class SocketServer:
             self.route(conn, request)
         except OSError as exc:
             self.log.error(f"connection on the socket failed: {exc!r}")
+        except Exception as exc:  # a bug must cost one request, never the thread's accounting
+            self.log.error(f"request on the socket failed: {exc!r}")
 
     def route(self, conn: socket.socket, request: Request) -> None:
         path = request.path.split("?", 1)[0]
@@ -241,6 +255,8 @@ def serve_socket(daemon: Daemon, path: str) -> SocketServer:
     server = SocketServer(daemon, listener, path, daemon.log)
     server.start()
     return server
+
+
 class _MetricsHandler(BaseHTTPRequestHandler):
     daemon: Daemon
 

@@ -163,7 +163,8 @@ class Daemon:
         """One request on `/cni` or `/delegate`, guarded: nothing in it can take the daemon down.
 
         It counts as in flight until `respond` has sent its answer: SIGTERM drains whole answers,
-        and the event sender, which waits until no request is in flight, leaves the answer's write alone.
+        and the event sender, which waits until no request has been in flight for QUIET_SETTLE, leaves
+        the answer's write alone.
         """
         if not self.ready or not self._enter():
             why = "stopping" if self.stopping.is_set() else "waiting for its caches to sync"

@@ -164,3 +164,37 @@ def test_stop_wakes_the_waiting_threads_and_closes_the_socket(tmp_path):
         connect(path)
     listening.unlink_own_socket()
     assert not (tmp_path / "multus.sock").exists()
+
+
+def test_a_thread_that_cannot_start_leaves_the_socket_served(served, monkeypatch):
+    """At the pids limit Thread.start raises: the thread that took the connection keeps accepting."""
+    _, listening, path = served
+    real_start = threading.Thread.start
+
+    def refuse(thread):
+        if thread.name == "socket":
+            raise RuntimeError("can't start new thread")
+        real_start(thread)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(threading.Thread, "start", refuse)
+        for _ in range(3):
+            assert exchange(path, b"GET /healthz HTTP/1.1\r\n\r\n")[0] == 200
+    deadline = time.monotonic() + 5
+    while listening.idle < 1:
+        assert time.monotonic() < deadline, "a thread must be back in accept()"
+        time.sleep(0.01)
+    assert exchange(path, b"GET /healthz HTTP/1.1\r\n\r\n")[0] == 200
+
+
+def test_a_bug_while_serving_costs_one_request_not_the_thread(served):
+    daemon, listening, path = served
+
+    def broken(handler, body, raw, respond):
+        raise KeyError("a bug")
+
+    daemon.handle = broken
+    with connect(path) as sock:
+        sock.sendall(b"POST /cni HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        assert sock.recv(65536) == b"", "no answer for that one, the connection is closed"
+    assert exchange(path, b"GET /healthz HTTP/1.1\r\n\r\n")[0] == 200
