@@ -68,7 +68,9 @@ def bool_field(doc: bytes, key: str) -> "bool | None":
     return None
 
 
-_ESCAPES = {**{i: f"\\u{i:04x}" for i in range(32)}, ord('"'): '\\"', ord("\\"): "\\\\"}
+# Control characters, and the bytes of a variable that is not UTF-8 (decoded as lone surrogates with
+# surrogateescape), as JSON escapes: the daemon turns them back into the same bytes for the plugins.
+_ESCAPES = {**{i: f"\\u{i:04x}" for i in (*range(32), *range(0xDC80, 0xDD00))}, ord('"'): '\\"', ord("\\"): "\\\\"}
 
 
 def _quote(text: str) -> str:

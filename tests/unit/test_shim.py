@@ -54,3 +54,11 @@ def test_forward_sends_one_raw_result_request(tmp_path, one_answer_socket):
     head = seen[0].split(b"\r\n\r\n")[0].split(b"\r\n")
     assert head[0] == b"POST /cni HTTP/1.1"
     assert b"X-Multus-Raw-Result: 1" in head and b"Content-Length: 2" in head
+
+
+def test_a_variable_that_is_not_utf8_reaches_the_daemon_as_the_same_bytes():
+    import json
+
+    body = shim.request_body({"LANG": b"caf\xe9\n".decode("utf-8", "surrogateescape")}, b"{}")
+    value = json.loads(body)["env"]["LANG"]
+    assert value.encode("utf-8", "surrogateescape") == b"caf\xe9\n"
