@@ -81,6 +81,7 @@ state = "{scratch}/state"
         self.channel = grpc.insecure_channel(f"unix://{self.socket}")
         self.runtime = grpc_mod.RuntimeServiceStub(self.channel)
         self.sandboxes: list[str] = []
+        self.netns_paths: list[str] = []  # each sandbox's, removed at close if containerd left it (a failed DEL)
 
     def version(self):
         return self.runtime.Version(self.pb.VersionRequest(version="v1"), timeout=30)
@@ -92,6 +93,7 @@ state = "{scratch}/state"
                                           linux=self.pb.LinuxPodSandboxConfig())
         sandbox = self.runtime.RunPodSandbox(self.pb.RunPodSandboxRequest(config=config), timeout=120).pod_sandbox_id
         self.sandboxes.append(sandbox)
+        self.netns_paths.append(self.netns_of(sandbox))
         return sandbox
 
     def netns_of(self, sandbox: str) -> str:
@@ -129,6 +131,9 @@ state = "{scratch}/state"
             if target.startswith(str(self.scratch)):
                 subprocess.run(["umount", "-l", target], check=False)
         shutil.rmtree(self.scratch, ignore_errors=True)
+        for path in self.netns_paths:
+            if os.path.dirname(path) in ("/run/netns", "/var/run/netns") and os.path.exists(path):
+                subprocess.run(["ip", "netns", "del", os.path.basename(path)], check=False, capture_output=True)
 
 
 def pause_archive(scratch: Path, rootfs_tarball: Path, podman_env: dict[str, str]) -> Path:
