@@ -46,16 +46,16 @@ def _spawn(argv: list[str], env: dict[str, str], stdin_fd: int, stdout_fd: int, 
 
     actions = [(os.POSIX_SPAWN_DUP2, stdin_fd, 0), (os.POSIX_SPAWN_DUP2, stdout_fd, 1),
                (os.POSIX_SPAWN_DUP2, stderr_fd, 2)]
+    defaults = (_signal.SIGPIPE, _signal.SIGXFSZ)  # back to default, as a runtime's plugin has them
     for attempt in range(_EXEC_TRIES):
         try:
             # Own process group: a timeout kills the plugin and everything it started (e.g. its IPAM).
             # A group, not a session: with autogroup scheduling (most distributions' kernels) each
             # new session also gets a scheduler group of its own, 0.2-0.3 ms of every plugin run on
-            # the reference VM. SIGPIPE back to default, as the plugin would have it when started by a runtime.
+            # the reference VM.
             if own_group:  # (posix_spawn takes no None for "leave the group as it is")
-                return os.posix_spawn(argv[0], argv, env, file_actions=actions, setpgroup=0,
-                                      setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
-            return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
+                return os.posix_spawn(argv[0], argv, env, file_actions=actions, setpgroup=0, setsigdef=defaults)
+            return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsigdef=defaults)
         except OSError as exc:
             # A binary being replaced ("text file busy") is a transient state during upgrades.
             if exc.errno == _ETXTBSY and attempt < _EXEC_TRIES - 1:

@@ -36,9 +36,6 @@ RAW_HEADER = "x-multus-raw-result"
 # may run for minutes in between (a slow delegate), with no timeout on the socket then.
 IO_TIMEOUT = 60.0
 SPARE_THREADS = 2
-REASONS = {100: "Continue", 200: "OK", 400: "Bad Request", 404: "Not Found", 411: "Length Required",
-           413: "Content Too Large", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           503: "Service Unavailable"}
 
 
 class BadRequest(Exception):
@@ -61,7 +58,8 @@ class Request:
 
 def send(conn: socket.socket, status: int, body: bytes, content_type: str = "application/json") -> None:
     """Head and body in one write: a client that has read what it needs may close at once."""
-    head = (f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nServer: multus-daemon\r\nContent-Type: {content_type}\r\n"
+    reason = BaseHTTPRequestHandler.responses.get(status, ("",))[0]
+    head = (f"HTTP/1.1 {status} {reason}\r\nServer: multus-daemon\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
     try:
         conn.sendall(head + body)
