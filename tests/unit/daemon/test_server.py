@@ -1,5 +1,6 @@
 """The daemon's socket: HTTP as its clients speak it, and threads that wait in accept() themselves."""
 
+import io
 import json
 import socket
 import threading
@@ -16,7 +17,8 @@ class StubDaemon:
     """What the server asks of the daemon: readiness, and `handle` for /cni and /delegate."""
 
     def __init__(self) -> None:
-        self.log = Logger("error", "", None, "")
+        self.logged = io.StringIO()
+        self.log = Logger("error", "", self.logged, "")
         self.ready = True
         self.calls: list[tuple[str, bytes, bool]] = []
         self.release = threading.Event()
@@ -197,4 +199,9 @@ def test_a_bug_while_serving_costs_one_request_not_the_thread(served):
     with connect(path) as sock:
         sock.sendall(b"POST /cni HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
         assert sock.recv(65536) == b"", "no answer for that one, the connection is closed"
+    assert "request on the socket failed: KeyError('a bug')" in daemon.logged.getvalue(), "one log line"
+    deadline = time.monotonic() + 5
+    while listening.idle < server.SPARE_THREADS:  # the thread that met the bug is back in accept()
+        assert time.monotonic() < deadline, listening.idle
+        time.sleep(0.01)
     assert exchange(path, b"GET /healthz HTTP/1.1\r\n\r\n")[0] == 200
