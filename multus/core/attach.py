@@ -62,7 +62,7 @@ class Attacher:
         Best effort: a full or read-only disk must not stop a DEL, and an ADD's state is on disk already.
         """
         try:
-            self.store.record_process(self.cmd.container_id, self.cmd.ifname, pid)
+            self.store.record_process(self.cmd.container_id, pid)
         except OSError as exc:
             self.log.error(f"cannot record delegate process {pid} under {self.netconf.cni_dir}: {exc.strerror}")
 
@@ -106,7 +106,7 @@ class Attacher:
     def _stop_orphans(self) -> None:
         """Delegates still running from a request whose multus was killed (e.g. by the runtime's
         timeout) would finish after this one and leak what they attach: stop them first."""
-        for pid in self.store.stop_processes(self.cmd.container_id, self.cmd.ifname):
+        for pid in self.store.stop_processes(self.cmd.container_id):
             self.log.error(f"stopped delegate process {pid} left running by an interrupted request")
 
     # --- ADD --------------------------------------------------------------------------------
@@ -146,10 +146,6 @@ class Attacher:
                 if isinstance(exc, Exception):
                     raise internal_error(exc) from exc
                 raise
-            try:
-                self.store.forget_processes(cid, ifname)
-            except OSError:
-                pass
         master = delegates[0]
         assert master.result is not None
         return cniresult.convert(master.result, cniresult.version_of(master.result, master.network.cni_version),

@@ -1,7 +1,10 @@
-"""The attachment state's two files: the durable first version, and the results beside it."""
+"""The attachment state's two files: the durable first version, and the results beside it; the
+container lock, which also lists the delegate processes its holder started."""
 
 import json
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -87,3 +90,79 @@ def test_state_of_the_older_layout_keeps_its_inline_results(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(e.to_json()))
     assert [d.result for d in StateStore(str(tmp_path)).load("cid", "eth0").delegates] == results()
+
+
+def sleeper():
+    """A delegate stand-in in its own process group, as cni.invoke starts them."""
+    return subprocess.Popen(["sleep", "60"], process_group=0)
+
+
+def test_a_killed_holders_delegates_are_stopped_by_the_next_holder_only(tmp_path):
+    live, finished = sleeper(), sleeper()
+    try:
+        pid = os.fork()
+        if pid == 0:  # a request killed while it holds the lock: no __exit__ runs
+            store = StateStore(str(tmp_path))
+            store.lock("cid").__enter__()
+            store.record_process("cid", live.pid)
+            store.record_process("cid", finished.pid)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        finished.kill()
+        finished.wait()
+        assert StateStore(str(tmp_path)).lock("other").__enter__()  # another container's lock sees nothing
+        store = StateStore(str(tmp_path))
+        with store.lock("cid"):
+            assert store.stop_processes("other") == []
+            assert store.stop_processes("cid") == [live.pid]
+            assert live.wait(timeout=5) == -9
+            assert store.stop_processes("cid") == [], "the list is emptied once its processes are stopped"
+    finally:
+        for proc in (live, finished):
+            proc.kill()
+            proc.wait()
+
+
+def test_a_reused_pid_is_never_stopped(tmp_path):
+    """A recorded pid whose start time is not the recorded one is another process now."""
+    bystander = sleeper()
+    try:
+        (tmp_path / "locks").mkdir()
+        (tmp_path / "locks" / "cid").write_text(f"{bystander.pid} {int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf('SC_CLK_TCK')) - 500}\n")
+        store = StateStore(str(tmp_path))
+        with store.lock("cid"):
+            assert store.stop_processes("cid") == []
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_finished_request_leaves_an_empty_list_or_no_lock_file(tmp_path):
+    store = StateStore(str(tmp_path))
+    lock = tmp_path / "locks" / "cid"
+    with store.lock("cid"):
+        store.record_process("cid", os.getpid())
+        store.save(entry())
+        assert lock.read_text().startswith(f"{os.getpid()} ")
+    assert lock.read_bytes() == b"", "state remains: the lock file stays, its list emptied"
+    with store.lock("cid"):
+        store.record_process("cid", os.getpid())
+        store.remove("cid", "eth0")
+    assert not lock.exists(), "the container's last state went: so did its lock file"
+    store.record_process("cid", os.getpid())  # outside the lock (a DEL on a sick disk): nothing is written
+    assert not lock.exists()
+
+
+def test_a_del_without_the_lock_still_stops_what_the_lock_file_lists(tmp_path):
+    live = sleeper()
+    try:
+        (tmp_path / "locks").mkdir()
+        ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+        stat = open(f"/proc/{live.pid}/stat").read().rsplit(")", 1)[1].split()
+        (tmp_path / "locks" / "cid").write_text(f"garbage\n{live.pid} {stat[19]}\n{ticks}\n")
+        assert StateStore(str(tmp_path)).stop_processes("cid") == [live.pid]
+        assert live.wait(timeout=5) == -9
+    finally:
+        live.kill()
+        live.wait()
