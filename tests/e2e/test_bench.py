@@ -41,3 +41,12 @@ def test_daemon_pair_harness_compares_two_builds():
     assert out.returncode == 0, out.stderr[-3000:]
     for label in ("static-1 old:", "static-1 new:", "k8s-1 old:", "k8s-1 new:", "old minus new"):
         assert label in out.stdout, out.stdout
+
+
+def test_fake_put_pair_harness_compares_two_fakes():
+    server = REPO / "tests" / "fakeapi" / "server.py"
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "fake_put_pair.py"), str(server), "2"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for label in ("old: median", "new: median", "old minus new"):
+        assert label in out.stdout, out.stdout

@@ -86,9 +86,17 @@ class Store:
         return obj
 
     def _record(self, event: str, plural: str, obj: dict) -> None:
+        """Watchers hear of it at `wake()`, once the writer has its answer."""
         self.history.append((self.rv, event, plural, copy.deepcopy(obj)))
         del self.history[:-HISTORY]
-        self.lock.notify_all()
+
+    def wake(self) -> None:
+        """Let watch streams send what was recorded. Called after a request's answer is written:
+        the real server's watchers hear of a write through etcd's watch, after it committed, and
+        never hold up its answer; here a watch thread woken first took the GIL from the answer
+        (~0.4 ms per PUT pods/status on the reference VM)."""
+        with self.lock:
+            self.lock.notify_all()
 
     def get(self, plural: str, ns: str, name: str) -> dict:
         with self.lock:
@@ -332,6 +340,7 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             if not self.url.path.startswith("/_fake/") and not self._logged:
                 self._log(started)
+            self.server.store.wake()
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 
