@@ -317,6 +317,7 @@ class Attacher:
         cid, ifname = self.cmd.container_id, self.cmd.ifname
         netns.require(self.cmd.netns)
         with self.store.lock(cid):
+            self._stop_orphans()
             try:
                 entry = self.store.load(cid, ifname)
             except CorruptState as exc:

@@ -224,7 +224,8 @@ class StateStore:
         lock = self.held.get(container_id)
         if lock is None:  # a DEL that could not take the lock (sick disk): nothing to write to
             return
-        lock.record(f"{pid} {boot_ticks()}\n".encode())
+        # The leading newline ends whatever a short write (a nearly full disk) may have cut short.
+        lock.record(f"\n{pid} {boot_ticks()}".encode())
 
     def stop_processes(self, container_id: str) -> list[int]:
         """SIGKILL the process groups of delegates an interrupted request (killed while holding the
@@ -233,15 +234,14 @@ class StateStore:
         import time
 
         lock = self.held.get(container_id)
-        try:
-            recorded = lock.recorded() if lock is not None else _read(lock_path(self.root, container_id))
-        except FileNotFoundError:
-            return []
+        recorded = lock.recorded() if lock is not None else _unheld_list(lock_path(self.root, container_id))
         if not recorded:
+            if lock is not None:
+                lock.cleared = True
             return []
         stopped = []
         for line in recorded.split(b"\n"):
-            pid_text, _, started = line.decode(errors="replace").partition(" ")
+            pid_text, _, started = line.partition(b" ")  # bytes.isdigit: ASCII digits only
             actual = _start_time(int(pid_text)) if pid_text.isdigit() else None
             if actual is None or not started.isdigit() or abs(int(actual) - int(started)) > START_SLACK_TICKS:
                 continue
@@ -283,19 +283,35 @@ def lock_path(root: str, container_id: str) -> str:
     return os.path.join(root, "locks", container_id)
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+def _unheld_list(path: str) -> bytes:
+    """The list in a lock file this request could not lock for writing (read-only or sick disk), or
+    b"" when another request holds it: that holder's delegates are alive and its own."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return b""
+        return os.read(fd, os.fstat(fd).st_size or 1)
+    finally:
+        os.close(fd)
 
 
 class ContainerLock:
     """The per-container flock, as a context manager without contextlib (~7 ms to import).
 
     The lock file also holds the pids of the delegates the holder started (`record`): emptied when
-    the request ends, so what a later holder finds there is what a killed one left running.
+    the request ends, so what a later holder finds there is what a killed one left running. Emptied
+    only once the holder has dealt with that (`StateStore.stop_processes`): a holder that has not
+    leaves the list, its own finished delegates included, for the next one.
     """
 
-    __slots__ = ("store", "container_id", "required", "path", "fd", "written")
+    __slots__ = ("store", "container_id", "required", "path", "fd", "written", "cleared")
 
     def __init__(self, store: StateStore, container_id: str, required: bool) -> None:
         self.store = store
@@ -304,6 +320,7 @@ class ContainerLock:
         self.path = lock_path(store.root, container_id)
         self.fd = -1
         self.written = False  # pids recorded since the file was last emptied
+        self.cleared = False  # what a killed holder left has been stopped (or there was none)
 
     def __enter__(self) -> bool:
         try:
@@ -330,6 +347,7 @@ class ContainerLock:
         try:
             os.ftruncate(self.fd, 0)  # the descriptor appends: the next line goes at the start
             self.written = False
+            self.cleared = True
         except OSError:
             pass
 
@@ -338,9 +356,9 @@ class ContainerLock:
             return
         self.store.held.pop(self.container_id, None)
         try:
-            if not self.store.ifnames(self.container_id):
+            if not self.store.ifnames(self.container_id) and (self.cleared or not os.fstat(self.fd).st_size):
                 os.unlink(self.path)
-            elif self.written:
+            elif self.written and self.cleared:
                 self.forget()
         except OSError:
             pass

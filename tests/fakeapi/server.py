@@ -69,6 +69,7 @@ class Store:
     def __init__(self, objects: list[dict]) -> None:
         self.lock = threading.Condition()
         self.rv = 1
+        self.woken = 1  # the resourceVersion watchers were last woken for
         self.objects: dict[tuple[str, str, str], dict] = {}
         self.history: list[tuple[int, str, str, dict]] = []
         self.conflicts = 0
@@ -96,7 +97,9 @@ class Store:
         never hold up its answer; here a watch thread woken first took the GIL from the answer
         (~0.4 ms per PUT pods/status on the reference VM)."""
         with self.lock:
-            self.lock.notify_all()
+            if self.woken != self.rv:
+                self.woken = self.rv
+                self.lock.notify_all()
 
     def get(self, plural: str, ns: str, name: str) -> dict:
         with self.lock:
@@ -338,9 +341,11 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True
         finally:
-            if not self.url.path.startswith("/_fake/") and not self._logged:
-                self._log(started)
-            self.server.store.wake()
+            try:
+                if not self.url.path.startswith("/_fake/") and not self._logged:
+                    self._log(started)
+            finally:
+                self.server.store.wake()
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 

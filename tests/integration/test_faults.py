@@ -52,8 +52,10 @@ def test_hung_delegate_is_killed_with_its_children_and_rolled_back(netns, networ
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
 
 
-def test_multus_killed_mid_add_then_del_removes_everything(netns, networks, tmp_path):
-    """The runtime kills multus (its timeout) while the third delegate is still running."""
+@pytest.mark.parametrize("first", ["DEL", "CHECK"])
+def test_multus_killed_mid_add_then_del_removes_everything(netns, networks, tmp_path, first):
+    """The runtime kills multus (its timeout) while the third delegate is still running; the next
+    request on the container, a DEL or a CHECK, stops it first."""
     marker = tmp_path / "reached"
     path = script(tmp_path, "stall", f"echo $$ > {marker}; sleep 300")
     conf = networks.multus(networks.bridge(), networks.macvlan(), {"type": "stall"}, concurrentDelegates=False)
@@ -71,10 +73,11 @@ def test_multus_killed_mid_add_then_del_removes_everything(netns, networks, tmp_
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert os.path.exists(f"/proc/{stall}"), "the orphaned delegate outlives multus"
+        after = run_binary(first, conf, **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
+        assert "left running by an interrupted request" in after.stderr, after
+        assert not os.path.exists(f"/proc/{stall}") or "zombie" in open(f"/proc/{stall}/status").read().lower()
         deleted = run_binary("DEL", conf, **attach_env(netns), CNI_PATH=f"{path}:/usr/lib/cni")
         assert deleted.code == 0, deleted
-        assert "left running by an interrupted request" in deleted.stderr
-        assert not os.path.exists(f"/proc/{stall}") or "zombie" in open(f"/proc/{stall}/status").read().lower()
         assert links_in(netns) == ["lo"]
         assert reservations(networks.ipam_dir) == []
         assert not list((networks.state_dir / "attachments").iterdir())

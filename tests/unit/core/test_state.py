@@ -4,7 +4,6 @@ container lock, which also lists the delegate processes its holder started."""
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
@@ -97,26 +96,40 @@ def sleeper():
     return subprocess.Popen(["sleep", "60"], process_group=0)
 
 
+def start_ticks(pid):
+    """The process's real start time, as /proc/<pid>/stat gives it."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]
+
+
+def listed(*procs):
+    return "".join(f"\n{p.pid} {start_ticks(p.pid)}" for p in procs)
+
+
 def test_a_killed_holders_delegates_are_stopped_by_the_next_holder_only(tmp_path):
     live, finished = sleeper(), sleeper()
     try:
         pid = os.fork()
         if pid == 0:  # a request killed while it holds the lock: no __exit__ runs
-            store = StateStore(str(tmp_path))
-            store.lock("cid").__enter__()
-            store.record_process("cid", live.pid)
-            store.record_process("cid", finished.pid)
-            os._exit(0)
+            try:
+                store = StateStore(str(tmp_path))
+                store.lock("cid").__enter__()
+                store.record_process("cid", live.pid)
+                store.record_process("cid", finished.pid)
+            finally:
+                os._exit(0)
         os.waitpid(pid, 0)
         finished.kill()
         finished.wait()
-        assert StateStore(str(tmp_path)).lock("other").__enter__()  # another container's lock sees nothing
+        lock = tmp_path / "locks" / "cid"
+        assert lock.read_text().count("\n") == 2
         store = StateStore(str(tmp_path))
+        with store.lock("other"):
+            assert store.stop_processes("other") == [], "another container's lock lists nothing"
         with store.lock("cid"):
-            assert store.stop_processes("other") == []
             assert store.stop_processes("cid") == [live.pid]
             assert live.wait(timeout=5) == -9
-            assert store.stop_processes("cid") == [], "the list is emptied once its processes are stopped"
+            assert lock.read_bytes() == b"", "the list is emptied once its processes are stopped"
     finally:
         for proc in (live, finished):
             proc.kill()
@@ -128,7 +141,7 @@ def test_a_reused_pid_is_never_stopped(tmp_path):
     bystander = sleeper()
     try:
         (tmp_path / "locks").mkdir()
-        (tmp_path / "locks" / "cid").write_text(f"{bystander.pid} {int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf('SC_CLK_TCK')) - 500}\n")
+        (tmp_path / "locks" / "cid").write_text(f"\n{bystander.pid} {int(start_ticks(bystander.pid)) - 500}")
         store = StateStore(str(tmp_path))
         with store.lock("cid"):
             assert store.stop_processes("cid") == []
@@ -141,26 +154,69 @@ def test_a_reused_pid_is_never_stopped(tmp_path):
 def test_a_finished_request_leaves_an_empty_list_or_no_lock_file(tmp_path):
     store = StateStore(str(tmp_path))
     lock = tmp_path / "locks" / "cid"
-    with store.lock("cid"):
-        store.record_process("cid", os.getpid())
+    delegate = sleeper()
+    try:
+        with store.lock("cid"):
+            assert store.stop_processes("cid") == []
+            store.record_process("cid", delegate.pid)
+            store.save(entry())
+            assert lock.read_text().startswith(f"\n{delegate.pid} ")
+        assert lock.read_bytes() == b"", "state remains: the lock file stays, its list emptied"
+        with store.lock("cid"):
+            assert store.stop_processes("cid") == []  # as every request does first
+            store.record_process("cid", delegate.pid)
+            store.remove("cid", "eth0")
+        assert not lock.exists(), "the container's last state went: so did its lock file"
+        store.record_process("cid", delegate.pid)  # outside the lock (a DEL on a sick disk): nothing is written
+        assert not lock.exists()
+    finally:
+        delegate.kill()
+        delegate.wait()
+
+
+def test_a_holder_that_did_not_stop_what_it_found_leaves_the_list(tmp_path):
+    """A request that ran delegates without stopping a killed one's keeps that list for the next."""
+    orphan, own = sleeper(), sleeper()
+    try:
+        (tmp_path / "locks").mkdir()
+        (tmp_path / "locks" / "cid").write_text(listed(orphan))
+        store = StateStore(str(tmp_path))
         store.save(entry())
-        assert lock.read_text().startswith(f"{os.getpid()} ")
-    assert lock.read_bytes() == b"", "state remains: the lock file stays, its list emptied"
-    with store.lock("cid"):
-        store.record_process("cid", os.getpid())
-        store.remove("cid", "eth0")
-    assert not lock.exists(), "the container's last state went: so did its lock file"
-    store.record_process("cid", os.getpid())  # outside the lock (a DEL on a sick disk): nothing is written
-    assert not lock.exists()
+        with store.lock("cid"):
+            store.record_process("cid", own.pid)
+        own.kill()
+        own.wait()
+        with store.lock("cid"):
+            assert store.stop_processes("cid") == [orphan.pid]
+    finally:
+        for proc in (orphan, own):
+            proc.kill()
+            proc.wait()
 
 
-def test_a_del_without_the_lock_still_stops_what_the_lock_file_lists(tmp_path):
+def test_a_broken_list_stops_only_whole_lines(tmp_path):
+    """A line a short write cut, garbage, and digits that are not ASCII are skipped, never fatal."""
     live = sleeper()
     try:
         (tmp_path / "locks").mkdir()
-        ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
-        stat = open(f"/proc/{live.pid}/stat").read().rsplit(")", 1)[1].split()
-        (tmp_path / "locks" / "cid").write_text(f"garbage\n{live.pid} {stat[19]}\n{ticks}\n")
+        (tmp_path / "locks" / "cid").write_bytes(f"\n12{listed(live)}\ngarbage\n\u00b2 \u00b2\n".encode())
+        store = StateStore(str(tmp_path))
+        with store.lock("cid"):
+            assert store.stop_processes("cid") == [live.pid]
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_del_without_the_lock_stops_a_killed_holders_list_never_a_live_ones(tmp_path):
+    live = sleeper()
+    try:
+        (tmp_path / "locks").mkdir()
+        (tmp_path / "locks" / "cid").write_text(listed(live))
+        holder = StateStore(str(tmp_path))
+        with holder.lock("cid"):  # a request still running holds it: its delegates are its own
+            assert StateStore(str(tmp_path)).stop_processes("cid") == []
+            assert live.poll() is None
         assert StateStore(str(tmp_path)).stop_processes("cid") == [live.pid]
         assert live.wait(timeout=5) == -9
     finally:
