@@ -311,7 +311,7 @@ class ContainerLock:
     leaves the list, its own finished delegates included, for the next one.
     """
 
-    __slots__ = ("store", "container_id", "required", "path", "fd", "written", "cleared")
+    __slots__ = ("store", "container_id", "required", "path", "fd", "cleared")
 
     def __init__(self, store: StateStore, container_id: str, required: bool) -> None:
         self.store = store
@@ -319,7 +319,6 @@ class ContainerLock:
         self.required = required
         self.path = lock_path(store.root, container_id)
         self.fd = -1
-        self.written = False  # pids recorded since the file was last emptied
         self.cleared = False  # what a killed holder left has been stopped (or there was none)
 
     def __enter__(self) -> bool:
@@ -335,7 +334,6 @@ class ContainerLock:
 
     def record(self, line: bytes) -> None:
         """Raises OSError when the disk refuses (full): the caller logs it."""
-        self.written = True
         os.write(self.fd, line)
 
     def recorded(self) -> bytes:
@@ -346,7 +344,6 @@ class ContainerLock:
         """Best effort: a list left behind names processes that are gone, which the next holder skips."""
         try:
             os.ftruncate(self.fd, 0)  # the descriptor appends: the next line goes at the start
-            self.written = False
             self.cleared = True
         except OSError:
             pass
@@ -356,9 +353,10 @@ class ContainerLock:
             return
         self.store.held.pop(self.container_id, None)
         try:
-            if not self.store.ifnames(self.container_id) and (self.cleared or not os.fstat(self.fd).st_size):
+            listed = os.fstat(self.fd).st_size
+            if not self.store.ifnames(self.container_id) and (self.cleared or not listed):
                 os.unlink(self.path)
-            elif self.written and self.cleared:
+            elif listed and self.cleared:
                 self.forget()
         except OSError:
             pass

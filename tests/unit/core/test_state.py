@@ -91,9 +91,20 @@ def test_state_of_the_older_layout_keeps_its_inline_results(tmp_path):
     assert [d.result for d in StateStore(str(tmp_path)).load("cid", "eth0").delegates] == results()
 
 
+@pytest.fixture
 def sleeper():
-    """A delegate stand-in in its own process group, as cni.invoke starts them."""
-    return subprocess.Popen(["sleep", "60"], process_group=0)
+    """Starts delegate stand-ins, each in its own process group as cni.invoke starts them; every
+    one is killed and reaped afterwards."""
+    started = []
+
+    def start():
+        started.append(subprocess.Popen(["sleep", "60"], process_group=0))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        proc.kill()
+        proc.wait()
 
 
 def start_ticks(pid):
@@ -106,119 +117,95 @@ def listed(*procs):
     return "".join(f"\n{p.pid} {start_ticks(p.pid)}" for p in procs)
 
 
-def test_a_killed_holders_delegates_are_stopped_by_the_next_holder_only(tmp_path):
+def lock_file(tmp_path, content):
+    """A lock file as a killed holder left it."""
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "locks" / "cid").write_bytes(content.encode())
+
+
+def test_a_killed_holders_delegates_are_stopped_by_the_next_holder_only(tmp_path, sleeper):
     live, finished = sleeper(), sleeper()
-    try:
-        pid = os.fork()
-        if pid == 0:  # a request killed while it holds the lock: no __exit__ runs
-            try:
-                store = StateStore(str(tmp_path))
-                store.lock("cid").__enter__()
-                store.record_process("cid", live.pid)
-                store.record_process("cid", finished.pid)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-        finished.kill()
-        finished.wait()
-        lock = tmp_path / "locks" / "cid"
-        assert lock.read_text().count("\n") == 2
-        store = StateStore(str(tmp_path))
-        with store.lock("other"):
-            assert store.stop_processes("other") == [], "another container's lock lists nothing"
-        with store.lock("cid"):
-            assert store.stop_processes("cid") == [live.pid]
-            assert live.wait(timeout=5) == -9
-            assert lock.read_bytes() == b"", "the list is emptied once its processes are stopped"
-    finally:
-        for proc in (live, finished):
-            proc.kill()
-            proc.wait()
+    pid = os.fork()
+    if pid == 0:  # a request killed while it holds the lock: no __exit__ runs
+        try:
+            store = StateStore(str(tmp_path))
+            store.lock("cid").__enter__()
+            store.record_process("cid", live.pid)
+            store.record_process("cid", finished.pid)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    finished.kill()
+    finished.wait()
+    lock = tmp_path / "locks" / "cid"
+    assert lock.read_text().count("\n") == 2
+    store = StateStore(str(tmp_path))
+    with store.lock("other"):
+        assert store.stop_processes("other") == [], "another container's lock lists nothing"
+    with store.lock("cid"):
+        assert store.stop_processes("cid") == [live.pid]
+        assert live.wait(timeout=5) == -9
+        assert lock.read_bytes() == b"", "the list is emptied once its processes are stopped"
 
 
-def test_a_reused_pid_is_never_stopped(tmp_path):
+def test_a_reused_pid_is_never_stopped(tmp_path, sleeper):
     """A recorded pid whose start time is not the recorded one is another process now."""
     bystander = sleeper()
-    try:
-        (tmp_path / "locks").mkdir()
-        (tmp_path / "locks" / "cid").write_text(f"\n{bystander.pid} {int(start_ticks(bystander.pid)) - 500}")
-        store = StateStore(str(tmp_path))
-        with store.lock("cid"):
-            assert store.stop_processes("cid") == []
-        assert bystander.poll() is None
-    finally:
-        bystander.kill()
-        bystander.wait()
+    lock_file(tmp_path, f"\n{bystander.pid} {int(start_ticks(bystander.pid)) - 500}")
+    store = StateStore(str(tmp_path))
+    with store.lock("cid"):
+        assert store.stop_processes("cid") == []
+    assert bystander.poll() is None
 
 
-def test_a_finished_request_leaves_an_empty_list_or_no_lock_file(tmp_path):
+def test_a_finished_request_leaves_an_empty_list_or_no_lock_file(tmp_path, sleeper):
     store = StateStore(str(tmp_path))
     lock = tmp_path / "locks" / "cid"
     delegate = sleeper()
-    try:
-        with store.lock("cid"):
-            assert store.stop_processes("cid") == []
-            store.record_process("cid", delegate.pid)
-            store.save(entry())
-            assert lock.read_text().startswith(f"\n{delegate.pid} ")
-        assert lock.read_bytes() == b"", "state remains: the lock file stays, its list emptied"
-        with store.lock("cid"):
-            assert store.stop_processes("cid") == []  # as every request does first
-            store.record_process("cid", delegate.pid)
-            store.remove("cid", "eth0")
-        assert not lock.exists(), "the container's last state went: so did its lock file"
-        store.record_process("cid", delegate.pid)  # outside the lock (a DEL on a sick disk): nothing is written
-        assert not lock.exists()
-    finally:
-        delegate.kill()
-        delegate.wait()
+    with store.lock("cid"):
+        assert store.stop_processes("cid") == []
+        store.record_process("cid", delegate.pid)
+        store.save(entry())
+        assert lock.read_text().startswith(f"\n{delegate.pid} ")
+    assert lock.read_bytes() == b"", "state remains: the lock file stays, its list emptied"
+    with store.lock("cid"):
+        assert store.stop_processes("cid") == []  # as every request does first
+        store.record_process("cid", delegate.pid)
+        store.remove("cid", "eth0")
+    assert not lock.exists(), "the container's last state went: so did its lock file"
+    store.record_process("cid", delegate.pid)  # outside the lock (a DEL on a sick disk): nothing is written
+    assert not lock.exists()
 
 
-def test_a_holder_that_did_not_stop_what_it_found_leaves_the_list(tmp_path):
+def test_a_holder_that_did_not_stop_what_it_found_leaves_the_list(tmp_path, sleeper):
     """A request that ran delegates without stopping a killed one's keeps that list for the next."""
     orphan, own = sleeper(), sleeper()
-    try:
-        (tmp_path / "locks").mkdir()
-        (tmp_path / "locks" / "cid").write_text(listed(orphan))
-        store = StateStore(str(tmp_path))
-        store.save(entry())
-        with store.lock("cid"):
-            store.record_process("cid", own.pid)
-        own.kill()
-        own.wait()
-        with store.lock("cid"):
-            assert store.stop_processes("cid") == [orphan.pid]
-    finally:
-        for proc in (orphan, own):
-            proc.kill()
-            proc.wait()
+    lock_file(tmp_path, listed(orphan))
+    store = StateStore(str(tmp_path))
+    store.save(entry())
+    with store.lock("cid"):
+        store.record_process("cid", own.pid)
+    own.kill()
+    own.wait()
+    with store.lock("cid"):
+        assert store.stop_processes("cid") == [orphan.pid]
 
 
-def test_a_broken_list_stops_only_whole_lines(tmp_path):
+def test_a_broken_list_stops_only_whole_lines(tmp_path, sleeper):
     """A line a short write cut, garbage, and digits that are not ASCII are skipped, never fatal."""
     live = sleeper()
-    try:
-        (tmp_path / "locks").mkdir()
-        (tmp_path / "locks" / "cid").write_bytes(f"\n12{listed(live)}\ngarbage\n\u00b2 \u00b2\n".encode())
-        store = StateStore(str(tmp_path))
-        with store.lock("cid"):
-            assert store.stop_processes("cid") == [live.pid]
-    finally:
-        live.kill()
-        live.wait()
+    lock_file(tmp_path, f"\n12{listed(live)}\ngarbage\n\u00b2 \u00b2\n")
+    store = StateStore(str(tmp_path))
+    with store.lock("cid"):
+        assert store.stop_processes("cid") == [live.pid]
 
 
-def test_a_del_without_the_lock_stops_a_killed_holders_list_never_a_live_ones(tmp_path):
+def test_a_del_without_the_lock_stops_a_killed_holders_list_never_a_live_ones(tmp_path, sleeper):
     live = sleeper()
-    try:
-        (tmp_path / "locks").mkdir()
-        (tmp_path / "locks" / "cid").write_text(listed(live))
-        holder = StateStore(str(tmp_path))
-        with holder.lock("cid"):  # a request still running holds it: its delegates are its own
-            assert StateStore(str(tmp_path)).stop_processes("cid") == []
-            assert live.poll() is None
-        assert StateStore(str(tmp_path)).stop_processes("cid") == [live.pid]
-        assert live.wait(timeout=5) == -9
-    finally:
-        live.kill()
-        live.wait()
+    lock_file(tmp_path, listed(live))
+    holder = StateStore(str(tmp_path))
+    with holder.lock("cid"):  # a request still running holds it: its delegates are its own
+        assert StateStore(str(tmp_path)).stop_processes("cid") == []
+        assert live.poll() is None
+    assert StateStore(str(tmp_path)).stop_processes("cid") == [live.pid]
+    assert live.wait(timeout=5) == -9
