@@ -93,6 +93,8 @@ def test_existing_interface_is_never_touched(netns, networks):
     assert added.code == 1 and "net1 already exists" in added.json["msg"]
     assert set(links_in(netns)) == {"lo", "net1", "other1"}  # untouched, and nothing added
     assert reservations(networks.ipam_dir) == []
+    # Refused before any state was written: no attachment, and no lock file left behind.
+    assert [p for p in networks.state_dir.rglob("*") if not p.is_dir()] == []
 
 
 @pytest.mark.parametrize("bad, code", [("/var/run/netns/does-not-exist", 8), ("/etc/hostname", 8),
