@@ -13,9 +13,27 @@ from tests.conftest import BINARY, ip, tag
 IMAGE = "localhost/multus-e2e:latest"
 
 
+# Directories the runtimes and host-local create on first use and leave behind empty: their libcni
+# cache (containerd, podman) and host-local's default data directory. Deepest first.
+RUNTIME_DIRS = [Path("/var/lib/cni/results"), Path("/var/lib/cni/networks"), Path("/var/lib/cni")]
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def runtime_dirs_removed():
+    """A test leaves the machine as it found it, down to the empty directories its runtime made; one
+    that still holds a file stays, for the test's own assertions (and the next run) to show."""
+    made = [d for d in RUNTIME_DIRS if not d.exists()]
+    yield
+    for d in made:
+        try:
+            d.rmdir()
+        except OSError:
+            pass
 
 
 def busybox_image(root: Path) -> Path:
