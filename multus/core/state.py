@@ -62,8 +62,12 @@ class CacheEntry:
             raise CorruptState(f"unexpected state layout: {exc!r}") from None
 
 
-# Recorded and real start times of the same process differ by the time between fork and clock read.
-START_SLACK_TICKS = 2
+# A delegate's pid is recorded just after its fork, and no other process can have that pid until the
+# recording request has reaped it: a listed process is that delegate only if it started before the
+# recording (one tick either way: both clocks round down) and not much before. RECORD_LAG_TICKS is
+# how late the recording may come: its thread can wait for a CPU (a daemon pod's CPU limit throttles
+# it in 100 ms periods). A process that started after the recording has a reused pid.
+RECORD_LAG_TICKS = 100
 
 
 def boot_ticks() -> str:
@@ -71,6 +75,14 @@ def boot_ticks() -> str:
     import time
 
     return str(int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK")))
+
+
+def _before_this_boot(mtime: float) -> bool:
+    """Whether a list was last written before the machine booted: ticks since boot start again at
+    every boot, so its start times could match processes of this boot that merely reuse the pids."""
+    import time
+
+    return mtime < time.time() - time.clock_gettime(time.CLOCK_BOOTTIME) - 1
 
 
 def _start_time(pid: int) -> str | None:
@@ -112,12 +124,16 @@ class StateStore:
 
         while True:
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            mine = os.fstat(fd)
             try:
-                current = os.stat(path)
-            except FileNotFoundError:
-                current = None
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                mine = os.fstat(fd)
+                try:
+                    current = os.stat(path)
+                except FileNotFoundError:
+                    current = None
+            except BaseException:
+                os.close(fd)  # a descriptor kept here would hold the container's lock for good (a daemon)
+                raise
             if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
                 return fd
             os.close(fd)  # the previous holder removed the file: lock the new one instead
@@ -235,15 +251,13 @@ class StateStore:
 
         lock = self.held.get(container_id)
         recorded = lock.recorded() if lock is not None else _unheld_list(lock_path(self.root, container_id))
-        if not recorded:
-            if lock is not None:
-                lock.cleared = True
-            return []
+        legacy = self._legacy_lists(container_id) if lock is not None else {}
+        recorded = b"\n".join([recorded, *legacy.values()]).strip(b"\n")
         stopped = []
-        for line in recorded.split(b"\n"):
+        for line in recorded.split(b"\n") if recorded else ():
             pid_text, _, started = line.partition(b" ")  # bytes.isdigit: ASCII digits only
             actual = _start_time(int(pid_text)) if pid_text.isdigit() else None
-            if actual is None or not started.isdigit() or abs(int(actual) - int(started)) > START_SLACK_TICKS:
+            if actual is None or not started.isdigit() or not -1 <= int(started) - int(actual) <= RECORD_LAG_TICKS:
                 continue
             try:
                 os.killpg(int(pid_text), _signal.SIGKILL)
@@ -253,9 +267,35 @@ class StateStore:
         deadline = time.monotonic() + 2
         while any(_start_time(pid) is not None for pid in stopped) and time.monotonic() < deadline:
             time.sleep(0.01)
-        if lock is not None:
+        if lock is not None and recorded:
             lock.forget()
+        elif lock is not None:
+            lock.cleared = True  # nothing of this boot to stop: an old list goes at the end
+        for path in legacy:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass  # what it lists is stopped: the next holder finds those processes gone
         return stopped
+
+    def _legacy_lists(self, container_id: str) -> dict[str, bytes]:
+        """The `<ifname>.pids` files an earlier multus (before the lists moved into the lock file)
+        left when it was killed mid-request, by path: the same "pid start-time" lines. Read only
+        under the container's lock, which that multus took at the same path."""
+        directory = self._container_dir(container_id)
+        try:
+            names = [n for n in os.listdir(directory) if n.endswith(".pids")]
+        except OSError:
+            return {}
+        lists = {}
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                with open(path, "rb") as f:
+                    lists[path] = b"" if _before_this_boot(os.fstat(f.fileno()).st_mtime) else f.read()
+            except OSError:
+                continue
+        return lists
 
     def taken_ifnames(self, container_id: str, runtime_ifname: str) -> set[str]:
         """Every interface name other attachments of this container use."""
@@ -297,7 +337,8 @@ def _unheld_list(path: str) -> bytes:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return b""
-        return os.read(fd, os.fstat(fd).st_size or 1)
+        st = os.fstat(fd)
+        return b"" if _before_this_boot(st.st_mtime) else os.read(fd, st.st_size or 1)
     finally:
         os.close(fd)
 
@@ -337,8 +378,9 @@ class ContainerLock:
         os.write(self.fd, line)
 
     def recorded(self) -> bytes:
-        size = os.fstat(self.fd).st_size
-        return os.pread(self.fd, size, 0) if size else b""
+        """The list a killed holder left, or b"" when there is none of this boot."""
+        st = os.fstat(self.fd)
+        return os.pread(self.fd, st.st_size, 0) if st.st_size and not _before_this_boot(st.st_mtime) else b""
 
     def forget(self) -> None:
         """Best effort: a list left behind names processes that are gone, which the next holder skips."""

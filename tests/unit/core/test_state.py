@@ -1,12 +1,15 @@
 """The attachment state's two files: the durable first version, and the results beside it; the
 container lock, which also lists the delegate processes its holder started."""
 
+import errno
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
+from multus.cni.errors import CniError
 from multus.core.delegate import Delegate
 from multus.core.state import CacheEntry, StateStore
 from multus.fileutil import write_new
@@ -209,3 +212,69 @@ def test_a_del_without_the_lock_stops_a_killed_holders_list_never_a_live_ones(tm
         assert live.poll() is None
     assert StateStore(str(tmp_path)).stop_processes("cid") == [live.pid]
     assert live.wait(timeout=5) == -9
+
+
+def before_this_boot(path):
+    """Dates a file as last written a minute before the machine booted."""
+    booted = time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+    os.utime(path, (booted - 60, booted - 60))
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["holder", "del-without-the-lock"])
+def test_a_list_from_before_this_boot_stops_nothing(tmp_path, sleeper, held):
+    """Ticks since boot start again at each boot: an old list's pids and start times can match
+    processes of this boot that have nothing to do with the container."""
+    bystander = sleeper()
+    lock_file(tmp_path, listed(bystander))
+    before_this_boot(tmp_path / "locks" / "cid")
+    store = StateStore(str(tmp_path))
+    if held:
+        with store.lock("cid"):
+            assert store.stop_processes("cid") == []
+        assert not (tmp_path / "locks" / "cid").exists(), "no state: the old list's lock file goes"
+    else:
+        assert store.stop_processes("cid") == []
+    assert bystander.poll() is None
+
+
+@pytest.mark.parametrize("lag, stopped", [(0, True), (-1, True), (60, True), (-3, False), (150, False)])
+def test_a_delegate_is_recognised_by_a_start_shortly_before_its_recording(tmp_path, sleeper, lag, stopped):
+    """Recorded `lag` ticks after the process started: a recording thread that waited for a CPU
+    (60 ticks) still finds its delegate; a process that started after the recording (-3) reuses
+    the pid, and one that started long before it (150) cannot have been forked just then."""
+    proc = sleeper()
+    lock_file(tmp_path, f"\n{proc.pid} {int(start_ticks(proc.pid)) + lag}")
+    store = StateStore(str(tmp_path))
+    with store.lock("cid"):
+        assert store.stop_processes("cid") == ([proc.pid] if stopped else [])
+    assert (proc.wait(timeout=5) == -9) if stopped else proc.poll() is None
+
+
+def test_a_killed_earlier_multus_list_beside_the_state_is_stopped_too(tmp_path, sleeper):
+    """Before the lists moved into the lock file, each attachment kept `<ifname>.pids` ("pid ticks"
+    lines) in the container's directory, under the same lock: an upgrade must not forget them."""
+    orphan = sleeper()
+    container = tmp_path / "attachments" / "cid"
+    container.mkdir(parents=True)
+    (container / "net1.pids").write_text(f"{orphan.pid} {start_ticks(orphan.pid)}\n")
+    store = StateStore(str(tmp_path))
+    with store.lock("cid"):
+        assert store.stop_processes("cid") == [orphan.pid]
+    assert orphan.wait(timeout=5) == -9
+    assert not (container / "net1.pids").exists()
+
+
+def test_a_lock_that_cannot_be_taken_keeps_no_descriptor(tmp_path, monkeypatch):
+    """A descriptor left open would hold the flock: in a daemon, every later request on the
+    container would wait for it forever."""
+    import fcntl
+
+    def refuse(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(CniError) as raised:
+        StateStore(str(tmp_path)).lock("cid").__enter__()
+    assert "No locks available" in raised.value.msg
+    assert set(os.listdir("/proc/self/fd")) == before
