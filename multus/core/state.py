@@ -85,6 +85,12 @@ def _before_this_boot(mtime: float) -> bool:
     return mtime < time.time() - time.clock_gettime(time.CLOCK_BOOTTIME) - 1
 
 
+def _list_in(fd: int) -> bytes:
+    """The whole pid list in an open file, or b"" when it has none of this boot."""
+    st = os.fstat(fd)
+    return os.pread(fd, st.st_size, 0) if st.st_size and not _before_this_boot(st.st_mtime) else b""
+
+
 def _start_time(pid: int) -> str | None:
     """The process's start time in clock ticks (field 22 of /proc/<pid>/stat), or None if it is gone
     or a zombie."""
@@ -254,7 +260,7 @@ class StateStore:
         legacy = self._legacy_lists(container_id) if lock is not None else {}
         recorded = b"\n".join([recorded, *legacy.values()]).strip(b"\n")
         stopped = []
-        for line in recorded.split(b"\n") if recorded else ():
+        for line in recorded.split(b"\n"):
             pid_text, _, started = line.partition(b" ")  # bytes.isdigit: ASCII digits only
             actual = _start_time(int(pid_text)) if pid_text.isdigit() else None
             if actual is None or not started.isdigit() or not -1 <= int(started) - int(actual) <= RECORD_LAG_TICKS:
@@ -292,7 +298,7 @@ class StateStore:
             path = os.path.join(directory, name)
             try:
                 with open(path, "rb") as f:
-                    lists[path] = b"" if _before_this_boot(os.fstat(f.fileno()).st_mtime) else f.read()
+                    lists[path] = _list_in(f.fileno())
             except OSError:
                 continue
         return lists
@@ -337,8 +343,7 @@ def _unheld_list(path: str) -> bytes:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return b""
-        st = os.fstat(fd)
-        return b"" if _before_this_boot(st.st_mtime) else os.read(fd, st.st_size or 1)
+        return _list_in(fd)
     finally:
         os.close(fd)
 
@@ -379,8 +384,7 @@ class ContainerLock:
 
     def recorded(self) -> bytes:
         """The list a killed holder left, or b"" when there is none of this boot."""
-        st = os.fstat(self.fd)
-        return os.pread(self.fd, st.st_size, 0) if st.st_size and not _before_this_boot(st.st_mtime) else b""
+        return _list_in(self.fd)
 
     def forget(self) -> None:
         """Best effort: a list left behind names processes that are gone, which the next holder skips."""
